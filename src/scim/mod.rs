@@ -1,0 +1,10 @@
+//! RFC 7643 / RFC 7644 wire format.
+
+pub mod error;
+pub mod filter;
+pub mod patch;
+pub mod projection;
+pub mod resource;
+pub mod schema;
+
+pub use error::{ScimError, ScimType};

@@ -1,0 +1,209 @@
+//! The storage port: one call = one atomic batch of statements.
+//!
+//! D1 has no interactive transactions; `batch()` is one transaction of
+//! statements decided in advance, so every use case is shaped as
+//! "read batch → decide in Rust → write batch with preconditions".
+
+use serde_json::{Map, Value};
+use std::cell::Cell;
+
+/// A bound parameter. D1 carries integers as JS numbers (exact below 2^53).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl From<&str> for SqlValue {
+    fn from(s: &str) -> Self {
+        SqlValue::Text(s.to_string())
+    }
+}
+impl From<String> for SqlValue {
+    fn from(s: String) -> Self {
+        SqlValue::Text(s)
+    }
+}
+impl From<&String> for SqlValue {
+    fn from(s: &String) -> Self {
+        SqlValue::Text(s.clone())
+    }
+}
+impl From<i64> for SqlValue {
+    fn from(n: i64) -> Self {
+        SqlValue::Int(n)
+    }
+}
+impl From<bool> for SqlValue {
+    fn from(b: bool) -> Self {
+        SqlValue::Int(i64::from(b))
+    }
+}
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+/// One SQL statement with its parameters (`?1`, `?2`, … or `?`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stmt {
+    pub sql: String,
+    pub params: Vec<SqlValue>,
+}
+
+impl Stmt {
+    pub fn new(sql: impl Into<String>, params: Vec<SqlValue>) -> Self {
+        Stmt { sql: sql.into(), params }
+    }
+}
+
+/// Builds a [`Stmt`]: `stmt!("SELECT … WHERE id = ?1", id)`.
+#[macro_export]
+macro_rules! stmt {
+    ($sql:expr $(, $p:expr)* $(,)?) => {
+        $crate::storage::Stmt::new($sql, vec![$($crate::storage::SqlValue::from($p)),*])
+    };
+}
+
+/// A result row, column name → JSON value.
+pub type Row = Map<String, Value>;
+
+/// The rows and the cost of one statement.
+#[derive(Debug, Clone, Default)]
+pub struct StmtResult {
+    pub rows: Vec<Row>,
+    pub rows_read: u64,
+    pub rows_written: u64,
+}
+
+/// What a failed batch means to the use case. Everything is rolled back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbError {
+    /// A `guard` precondition failed: someone else changed the state read.
+    Precondition,
+    /// A UNIQUE constraint failed; the text names the index or columns.
+    Unique(String),
+    /// Anything else: logged, answered as an internal error.
+    Other(String),
+}
+
+impl DbError {
+    /// Classifies a driver message (SQLite's text, which D1 passes through).
+    pub fn from_message(msg: &str) -> Self {
+        if msg.contains("precondition_failed") {
+            DbError::Precondition
+        } else if let Some(at) = msg.find("UNIQUE constraint failed") {
+            DbError::Unique(msg.get(at..).unwrap_or(msg).to_string())
+        } else {
+            DbError::Other(msg.to_string())
+        }
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::Precondition => write!(f, "precondition failed"),
+            DbError::Unique(m) | DbError::Other(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// The database: D1 in the Worker, SQLite natively.
+#[allow(async_fn_in_trait)]
+pub trait Db {
+    /// Runs the statements as one transaction; all or nothing.
+    async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<StmtResult>, DbError>;
+}
+
+/// Counts calls and rows, so responses can report what a request cost.
+pub struct Metered<'a, D: Db> {
+    inner: &'a D,
+    pub calls: Cell<u64>,
+    pub rows_read: Cell<u64>,
+    pub rows_written: Cell<u64>,
+}
+
+impl<'a, D: Db> Metered<'a, D> {
+    pub fn new(inner: &'a D) -> Self {
+        Metered { inner, calls: Cell::new(0), rows_read: Cell::new(0), rows_written: Cell::new(0) }
+    }
+}
+
+impl<D: Db> Db for Metered<'_, D> {
+    async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<StmtResult>, DbError> {
+        if stmts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.calls.set(self.calls.get() + 1);
+        let out = self.inner.batch(stmts).await?;
+        for r in &out {
+            self.rows_read.set(self.rows_read.get() + r.rows_read);
+            self.rows_written.set(self.rows_written.get() + r.rows_written);
+        }
+        Ok(out)
+    }
+}
+
+/// Typed access to row columns; D1 numbers may arrive as floats.
+pub trait RowExt {
+    fn str(&self, col: &str) -> Option<&str>;
+    fn string(&self, col: &str) -> String {
+        self.str(col).unwrap_or_default().to_string()
+    }
+    fn int(&self, col: &str) -> Option<i64>;
+    /// A column holding JSON text, parsed (Null when absent or invalid).
+    fn json(&self, col: &str) -> Value {
+        self.str(col).and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null)
+    }
+}
+
+impl RowExt for Row {
+    fn str(&self, col: &str) -> Option<&str> {
+        self.get(col).and_then(Value::as_str)
+    }
+    fn int(&self, col: &str) -> Option<i64> {
+        let v = self.get(col)?;
+        v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    }
+}
+
+/// Result rows of statement `i` of a batch (empty when absent).
+pub fn rows(results: &[StmtResult], i: usize) -> &[Row] {
+    results.get(i).map(|r| r.rows.as_slice()).unwrap_or(&[])
+}
+
+/// First row of statement `i` of a batch.
+pub fn first(results: &[StmtResult], i: usize) -> Option<&Row> {
+    rows(results, i).first()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_messages_are_classified() {
+        assert_eq!(
+            DbError::from_message("D1_ERROR: CHECK constraint failed: precondition_failed: SQLITE_CONSTRAINT"),
+            DbError::Precondition
+        );
+        assert!(matches!(
+            DbError::from_message("Error: UNIQUE constraint failed: users.directory_id, users.user_name"),
+            DbError::Unique(m) if m.starts_with("UNIQUE constraint failed: users.")
+        ));
+        assert!(matches!(DbError::from_message("no such table: x"), DbError::Other(_)));
+    }
+
+    #[test]
+    fn integers_are_read_from_floats_and_text() {
+        let row: Row = serde_json::from_str(r#"{"a": 3.0, "b": "7", "c": 5}"#).unwrap();
+        assert_eq!(row.int("a"), Some(3));
+        assert_eq!(row.int("b"), Some(7));
+        assert_eq!(row.int("c"), Some(5));
+        assert_eq!(row.int("d"), None);
+    }
+}

@@ -1,0 +1,10 @@
+//! SQL as data: statements with bound parameters, run by D1 in the Worker and
+//! by SQLite in native tests, plus the row <-> domain mapping.
+
+pub mod db;
+pub mod filter_sql;
+pub mod scim_sql;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sqlite;
+
+pub use db::{Db, DbError, Row, RowExt, SqlValue, Stmt, StmtResult};
