@@ -1,0 +1,7 @@
+//! The directory's domain: users, groups and memberships as stored, and the
+//! views the application sees (PRODUCT.md § The application's view).
+
+pub mod records;
+pub mod views;
+
+pub use records::{GroupRecord, UserRecord};

@@ -1,0 +1,5 @@
+//! Webhooks: Standard Webhooks signatures over the exact body bytes, and the
+//! retry policy.
+
+pub mod retry;
+pub mod sign;
