@@ -1,0 +1,214 @@
+//! Webhook endpoints: where events are pushed, with their signing secrets
+//! (sealed at rest, shown once) and the log of every delivery attempt.
+
+use super::page::Page;
+use super::{body, internal, ok, ApiError, ApiResult};
+use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
+use crate::events::kind;
+use crate::stmt;
+use crate::storage::db::{first, rows};
+use crate::storage::{Db, Row, RowExt, SqlValue};
+use crate::support::crypto::SecretBox;
+use crate::webhook::sign::new_secret;
+use serde_json::{json, Map, Value};
+
+const COLUMNS: &str = "id, url, events, state, disabled_reason, previous_secret_expires_at, created_at, updated_at";
+
+/// How long the previous secret still signs after a rotation, by default.
+const DEFAULT_OVERLAP_SECONDS: i64 = 86_400;
+
+fn view(r: &Row) -> Value {
+    json!({
+        "object": "webhook_endpoint",
+        "id": r.str("id"),
+        "url": r.str("url"),
+        "events": r.json("events"),
+        "state": r.str("state"),
+        "disabled_reason": r.str("disabled_reason"),
+        "previous_secret_expires_at": r.str("previous_secret_expires_at"),
+        "created_at": r.str("created_at"),
+        "updated_at": r.str("updated_at"),
+    })
+}
+
+fn parse_url(v: Option<&Value>) -> Result<Option<String>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    let s = v.as_str().ok_or_else(|| ApiError::invalid("url must be a string"))?.trim();
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !s.contains(char::is_whitespace) => Ok(Some(s.to_string())),
+        _ => Err(ApiError::invalid("url must be an absolute http(s) URL")),
+    }
+}
+
+/// `events`: null or absent = every event; else a non-empty list of names.
+fn parse_events(m: &Map<String, Value>) -> Result<Option<Option<String>>, ApiError> {
+    match m.get("events") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::Array(a)) if !a.is_empty() => {
+            let mut names = Vec::new();
+            for e in a {
+                let n = e.as_str().filter(|n| kind::ALL.contains(n)).ok_or_else(|| ApiError::invalid(format!("Unknown event type {e}")))?;
+                names.push(n);
+            }
+            Ok(Some(Some(serde_json::to_string(&names).unwrap_or_default())))
+        }
+        Some(_) => Err(ApiError::invalid("events must be null or a non-empty array of event names")),
+    }
+}
+
+fn sealed_new_secret<D: Db>(svc: &Services<'_, D>) -> Result<(String, String), ApiError> {
+    if svc.cfg.encryption_key.is_empty() {
+        return Err(ApiError::new(500, "not_configured", "ENCRYPTION_KEY is not set"));
+    }
+    let secret = new_secret(&svc.ids().random_bytes(32));
+    let mut nonce = [0u8; 12];
+    nonce.copy_from_slice(&svc.ids().random_bytes(12));
+    let sealed = SecretBox::new(&svc.cfg.encryption_key).seal(secret.as_bytes(), &nonce).ok_or_else(|| ApiError::new(500, "internal_error", "Could not seal the secret"))?;
+    Ok((secret, sealed))
+}
+
+pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
+    let b = body(req)?;
+    let url = parse_url(b.get("url"))?.ok_or_else(|| ApiError::invalid("url is required"))?;
+    let events = parse_events(&b)?.flatten();
+    let (secret, sealed) = sealed_new_secret(svc)?;
+    let id = svc.ids().make("endpoint");
+    let now = svc.now_text();
+    let r = svc
+        .db
+        .batch(vec![
+            stmt!(
+                "INSERT INTO webhook_endpoints (id, url, events, secret_sealed, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                id.as_str(),
+                url,
+                events,
+                sealed,
+                now
+            ),
+            stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id.as_str()),
+        ])
+        .await
+        .map_err(internal)?;
+    let mut v = first(&r, 1).map(view).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("secret".into(), json!(secret));
+    }
+    ok(201, &v)
+}
+
+pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
+    let page = Page::from_request(req)?;
+    let r = svc.db.batch(vec![page.stmt(COLUMNS, "webhook_endpoints", "1 = 1", Vec::new(), "id")]).await.map_err(internal)?;
+    ok(200, &page.answer(rows(&r, 0).iter().map(view).collect(), |v| v["id"].as_str().map(str::to_string)))
+}
+
+pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
+    let r = svc.db.batch(vec![stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id)]).await.map_err(internal)?;
+    first(&r, 0).map(|e| ok(200, &view(e))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
+}
+
+/// `{url?, events?, state?: "enabled"|"disabled"}`; enabling clears the reason.
+pub async fn update<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -> ApiResult {
+    let b = body(req)?;
+    let url = parse_url(b.get("url"))?;
+    let events = parse_events(&b)?;
+    let state = match b.get("state") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s == "enabled" || s == "disabled" => Some(s.clone()),
+        Some(_) => return Err(ApiError::invalid("state must be enabled or disabled")),
+    };
+    let r = svc
+        .db
+        .batch(vec![
+            stmt!(
+                "UPDATE webhook_endpoints SET url = coalesce(?2, url), events = CASE WHEN ?3 = 1 THEN ?4 ELSE events END, \
+                 state = coalesce(?5, state), disabled_reason = CASE WHEN ?5 = 'enabled' THEN NULL WHEN ?5 = 'disabled' THEN 'disabled through the API' ELSE disabled_reason END, \
+                 updated_at = ?6 WHERE id = ?1",
+                id,
+                url,
+                events.is_some(),
+                events.flatten(),
+                state,
+                svc.now_text()
+            ),
+            stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id),
+        ])
+        .await
+        .map_err(internal)?;
+    first(&r, 1).map(|e| ok(200, &view(e))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
+}
+
+pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
+    let r = svc
+        .db
+        .batch(vec![stmt!("SELECT count(*) AS n FROM webhook_endpoints WHERE id = ?1", id), stmt!("DELETE FROM webhook_endpoints WHERE id = ?1", id)])
+        .await
+        .map_err(internal)?;
+    if first(&r, 0).and_then(|r| r.int("n")) != Some(1) {
+        return Err(ApiError::not_found("Webhook endpoint not found"));
+    }
+    Ok(Outcome::respond(HttpResponse::empty(204)))
+}
+
+/// A new secret; the previous one keeps signing (a second signature in
+/// `webhook-signature`) for `expire_previous_in_seconds` (default one day).
+pub async fn rotate_secret<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -> ApiResult {
+    let b = body(req)?;
+    let overlap = match b.get("expire_previous_in_seconds") {
+        None | Some(Value::Null) => DEFAULT_OVERLAP_SECONDS,
+        Some(v) => v.as_i64().filter(|n| (0..=7 * 86_400).contains(n)).ok_or_else(|| ApiError::invalid("expire_previous_in_seconds must be 0 to 604800"))?,
+    };
+    let (secret, sealed) = sealed_new_secret(svc)?;
+    let expires = svc.now.plus_seconds(overlap).to_rfc3339();
+    let r = svc
+        .db
+        .batch(vec![
+            stmt!(
+                "UPDATE webhook_endpoints SET previous_secret_sealed = secret_sealed, previous_secret_expires_at = ?2, secret_sealed = ?3, updated_at = ?4 WHERE id = ?1",
+                id,
+                expires,
+                sealed,
+                svc.now_text()
+            ),
+            stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id),
+        ])
+        .await
+        .map_err(internal)?;
+    let mut v = first(&r, 1).map(view).ok_or_else(|| ApiError::not_found("Webhook endpoint not found"))?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("secret".into(), json!(secret));
+    }
+    ok(200, &v)
+}
+
+fn delivery_view(r: &Row) -> Value {
+    json!({
+        "object": "webhook_delivery",
+        "id": r.str("id"),
+        "event_id": r.str("event_id"),
+        "endpoint_id": r.str("endpoint_id"),
+        "attempt": r.int("attempt"),
+        "status": r.str("status"),
+        "response_code": r.int("response_code"),
+        "duration_ms": r.int("duration_ms"),
+        "error": r.str("error"),
+        "next_attempt_at": r.str("next_attempt_at"),
+        "created_at": r.str("created_at"),
+    })
+}
+
+/// Every delivery attempt to this endpoint (`?event_id=` narrows it).
+pub async fn deliveries<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -> ApiResult {
+    let page = Page::from_request(req)?;
+    let mut cond = "endpoint_id = ?".to_string();
+    let mut params = vec![SqlValue::Text(id.to_string())];
+    if let Some(e) = req.param("event_id") {
+        cond.push_str(" AND event_id = ?");
+        params.push(SqlValue::Text(e.to_string()));
+    }
+    let cols = "id, event_id, endpoint_id, attempt, status, response_code, duration_ms, error, next_attempt_at, created_at";
+    let r = svc.db.batch(vec![page.stmt(cols, "deliveries", &cond, params, "id")]).await.map_err(internal)?;
+    ok(200, &page.answer(rows(&r, 0).iter().map(delivery_view).collect(), |v| v["id"].as_str().map(str::to_string)))
+}

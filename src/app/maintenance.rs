@@ -1,0 +1,78 @@
+//! The cron sweeper: republishes what the Queue never got (a failure
+//! between the D1 write and the Queue send loses nothing), restarts retries
+//! whose message was lost, and removes deleted directories' rows in chunks.
+
+use super::delivery::QueueMessage;
+use super::Services;
+use crate::stmt;
+use crate::storage::db::{first, rows};
+use crate::storage::{Db, DbError, RowExt};
+
+/// Rows per statement when purging a directory.
+const PURGE_CHUNK: i64 = 500;
+/// Purge batches per invocation (each removes up to 3 × PURGE_CHUNK rows).
+const PURGE_ROUNDS: usize = 40;
+/// Messages republished per sweep.
+const SWEEP_LIMIT: i64 = 500;
+
+/// Finds events and retries that should be in the Queue and are not.
+pub async fn sweep<D: Db>(svc: &Services<'_, D>) -> Result<Vec<QueueMessage>, DbError> {
+    let cutoff = svc.now.plus_seconds(-svc.cfg.outbox_grace_seconds).to_rfc3339();
+    let r = svc
+        .db
+        .batch(vec![
+            stmt!("SELECT id FROM events WHERE dispatched_at IS NULL AND created_at < ?1 ORDER BY created_at LIMIT ?2", cutoff.as_str(), SWEEP_LIMIT),
+            stmt!(
+                "SELECT event_id, endpoint_id, attempt FROM deliveries WHERE status = 'retrying' AND next_attempt_at < ?1 ORDER BY next_attempt_at LIMIT ?2",
+                cutoff.as_str(),
+                SWEEP_LIMIT
+            ),
+        ])
+        .await?;
+    let mut out: Vec<QueueMessage> = rows(&r, 0).iter().map(|row| QueueMessage::fan_out(&row.string("id"))).collect();
+    out.extend(rows(&r, 1).iter().map(|row| QueueMessage {
+        event_id: row.string("event_id"),
+        endpoint_id: Some(row.string("endpoint_id")),
+        attempt: u32::try_from(row.int("attempt").unwrap_or(0) + 1).unwrap_or(1),
+        due_ms: 0,
+        redeliver: false,
+    }));
+    Ok(out)
+}
+
+/// Directories waiting to be purged.
+pub async fn deleting<D: Db>(svc: &Services<'_, D>) -> Result<Vec<String>, DbError> {
+    let r = svc.db.batch(vec![stmt!("SELECT id FROM directories WHERE state = 'deleting' ORDER BY updated_at LIMIT 10")]).await?;
+    Ok(rows(&r, 0).iter().map(|row| row.string("id")).collect())
+}
+
+/// Removes a deleted directory's memberships, users and groups in bounded
+/// chunks, then the directory itself. Returns true when it is gone.
+pub async fn purge_directory<D: Db>(svc: &Services<'_, D>, id: &str) -> Result<bool, DbError> {
+    for _ in 0..PURGE_ROUNDS {
+        let r = svc
+            .db
+            .batch(vec![
+                stmt!(
+                    "DELETE FROM memberships WHERE (group_id, user_id) IN (SELECT group_id, user_id FROM memberships WHERE directory_id = ?1 LIMIT ?2)",
+                    id,
+                    PURGE_CHUNK
+                ),
+                stmt!("DELETE FROM users WHERE id IN (SELECT id FROM users WHERE directory_id = ?1 LIMIT ?2)", id, PURGE_CHUNK),
+                stmt!("DELETE FROM groups WHERE id IN (SELECT id FROM groups WHERE directory_id = ?1 LIMIT ?2)", id, PURGE_CHUNK),
+                stmt!(
+                    "SELECT EXISTS (SELECT 1 FROM memberships WHERE directory_id = ?1) OR EXISTS (SELECT 1 FROM users WHERE directory_id = ?1) \
+                     OR EXISTS (SELECT 1 FROM groups WHERE directory_id = ?1) AS more",
+                    id
+                ),
+            ])
+            .await?;
+        if first(&r, 3).and_then(|row| row.int("more")) == Some(0) {
+            svc.db
+                .batch(vec![stmt!("DELETE FROM directories WHERE id = ?1 AND state = 'deleting'", id), stmt!("DELETE FROM directory_tokens WHERE directory_id = ?1", id)])
+                .await?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,120 @@
+//! Who may call `/scim/v2/{directory_id}`: the directory's bearer token,
+//! checked in the same D1 batch as the reads it guards, on a hostname that
+//! serves the directory's organisation.
+
+use crate::app::Services;
+use crate::directory::views::directory_view;
+use crate::events::{insert_events, kind, EventDraft};
+use crate::scim::ScimError;
+use crate::stmt;
+use crate::storage::db::first;
+use crate::storage::{Db, DbError, RowExt, Stmt, StmtResult};
+use crate::support::crypto::sha256_hex;
+use serde_json::Value;
+
+/// How often `last_used_at` is refreshed, at most (saves a row write per call).
+const TOUCH_EVERY_SECONDS: i64 = 60;
+
+/// An authenticated directory.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub directory_id: String,
+    pub organization_id: String,
+    /// The event id of `dsync.activated` when this request linked the directory.
+    pub activated: Option<String>,
+}
+
+/// The credential a request presented.
+pub struct Credential<'a> {
+    pub directory_id: &'a str,
+    pub token: &'a str,
+    pub host: &'a str,
+    pub default_host: bool,
+}
+
+/// Statements to put first in the request's read batch.
+pub fn statements(c: &Credential, now: &str, touch_before: &str) -> Vec<Stmt> {
+    let hash = sha256_hex(c.token.as_bytes());
+    vec![
+        stmt!(
+            "SELECT d.id, d.organization_id, d.name, d.provider, d.state, d.created_at, d.updated_at, \
+               (SELECT t.id FROM directory_tokens t WHERE t.token_hash = ?2 AND t.directory_id = d.id) AS token_id, \
+               (?4 = 1 OR EXISTS (SELECT 1 FROM domains dm WHERE dm.hostname = ?3 AND dm.organization_id = d.organization_id)) AS host_ok \
+             FROM directories d WHERE d.id = ?1",
+            c.directory_id,
+            hash.as_str(),
+            c.host,
+            c.default_host
+        ),
+        stmt!(
+            "UPDATE directory_tokens SET last_used_at = ?1 WHERE token_hash = ?2 AND directory_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?4)",
+            now,
+            hash,
+            c.directory_id,
+            touch_before
+        ),
+    ]
+}
+
+/// How many statements [`statements`] puts before the caller's reads.
+pub const STATEMENTS: usize = 2;
+
+/// Runs `reads` behind the credential check; returns their results.
+pub async fn read<D: Db>(svc: &Services<'_, D>, c: &Credential<'_>, reads: Vec<Stmt>) -> Result<(Authed, Vec<StmtResult>), ScimError> {
+    let now = svc.now_text();
+    let touch_before = svc.now.plus_seconds(-TOUCH_EVERY_SECONDS).to_rfc3339();
+    let mut batch = statements(c, &now, &touch_before);
+    batch.extend(reads);
+    let mut results = svc.db.batch(batch).await.map_err(internal)?;
+    let row = first(&results, 0).cloned();
+    let row = row.ok_or_else(|| ScimError::not_found("Directory not found"))?;
+    if row.int("host_ok") != Some(1) || row.str("state") == Some("deleting") {
+        return Err(ScimError::not_found("Directory not found"));
+    }
+    if row.str("token_id").is_none() {
+        return Err(ScimError::unauthorized());
+    }
+    let mut authed = Authed { directory_id: row.string("id"), organization_id: row.string("organization_id"), activated: None };
+    if row.str("state") == Some("pending") {
+        authed.activated = activate(svc, &row).await?;
+    }
+    let reads = results.split_off(STATEMENTS.min(results.len()));
+    Ok((authed, reads))
+}
+
+/// `pending` → `linked` on the first authenticated call, with its
+/// `dsync.activated` event; a concurrent first call does nothing twice.
+async fn activate<D: Db>(svc: &Services<'_, D>, dir: &crate::storage::Row) -> Result<Option<String>, ScimError> {
+    let id = dir.string("id");
+    let now = svc.now_text();
+    let mut view = directory_view(dir);
+    if let Some(o) = view.as_object_mut() {
+        o.insert("state".into(), Value::from("linked"));
+        o.insert("updated_at".into(), Value::from(now.clone()));
+    }
+    let event_id = svc.ids().make("event");
+    let draft = EventDraft { id: event_id.clone(), event: kind::ACTIVATED, data: view };
+    let mut batch = vec![stmt!(
+        "UPDATE directories SET state = 'linked', updated_at = ?2 WHERE id = ?1 AND state = 'pending'",
+        id.as_str(),
+        now.as_str()
+    )];
+    // Runs only if this batch did the linking (the guard aborts it otherwise).
+    batch.insert(0, stmt!("INSERT INTO guard (reason) SELECT 'linked' WHERE NOT EXISTS (SELECT 1 FROM directories WHERE id = ?1 AND state = 'pending')", id.as_str()));
+    batch.extend(insert_events(&id, &[draft], &now));
+    match svc.db.batch(batch).await {
+        Ok(_) => Ok(Some(event_id)),
+        Err(DbError::Precondition) => Ok(None),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// Storage failures are logged by the shell and never shown.
+pub fn internal(e: DbError) -> ScimError {
+    let mut err = ScimError::internal();
+    err.detail = format!("{} (storage)", err.detail);
+    if let DbError::Other(m) = &e {
+        crate::app::log_error(m);
+    }
+    err
+}

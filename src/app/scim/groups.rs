@@ -1,0 +1,260 @@
+//! `/Groups` (RFC 7644 §3.3, §3.4.1, §3.5.1, §3.5.2, §3.6).
+
+use super::members::{self, Needs};
+use super::render::{self, Ref};
+use super::write::{Write, MAX_ATTEMPTS};
+use super::{wants, Ctx};
+use crate::app::HttpResponse;
+use crate::directory::records::etag;
+use crate::directory::views::{group_view, user_view};
+use crate::directory::{GroupRecord, UserRecord};
+use crate::events::Slice;
+use crate::scim::patch::{apply_group_patch, parse_patch};
+use crate::scim::projection::project;
+use crate::scim::resource::normalize;
+use crate::scim::schema::ResourceKind;
+use crate::scim::ScimError;
+use crate::storage::db::rows;
+use crate::storage::scim_sql as sql;
+use crate::storage::{Db, RowExt, Stmt, StmtResult};
+use crate::support::ids::has_prefix;
+use std::collections::{BTreeMap, BTreeSet};
+
+const TAKEN: &str = "A group with this displayName already exists in the directory";
+
+fn not_found() -> ScimError {
+    ScimError::not_found("Group not found")
+}
+
+fn refs_from_rows(results: &[StmtResult], i: usize) -> Vec<Ref> {
+    rows(results, i).iter().map(|r| Ref { id: r.string("id"), display: r.string("display") }).collect()
+}
+
+fn refs_from_users<'a>(ids: impl Iterator<Item = &'a String>, users: &BTreeMap<String, UserRecord>) -> Vec<Ref> {
+    ids.filter_map(|id| users.get(id)).map(|u| Ref { id: u.id.clone(), display: u.member_display().to_string() }).collect()
+}
+
+fn user_map(results: &[StmtResult], i: usize) -> BTreeMap<String, UserRecord> {
+    rows(results, i).iter().filter_map(UserRecord::from_row).map(|u| (u.id.clone(), u)).collect()
+}
+
+fn respond<D: Db>(ctx: &Ctx<'_, '_, D>, status: u16, g: &GroupRecord, members: Option<&[Ref]>) -> Result<HttpResponse, ScimError> {
+    let full = render::group(g, members, &ctx.base);
+    let (attrs, excluded) = ctx.projection()?;
+    let body = if attrs.is_empty() && excluded.is_empty() { full } else { project(ResourceKind::Group, &full, &attrs, &excluded) };
+    let mut r = HttpResponse::scim(status, &body).header("etag", etag(g.version));
+    if status == 201 {
+        r = r.header("location", format!("{}/Groups/{}", ctx.base, g.id));
+    }
+    Ok(r)
+}
+
+fn wants_members<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<bool, ScimError> {
+    let (attrs, excluded) = ctx.projection()?;
+    Ok(wants(ResourceKind::Group, "members", &attrs, &excluded))
+}
+
+/// Before/after slices for a membership change of one group.
+fn slices(
+    org: &str,
+    old: Option<&GroupRecord>,
+    new: Option<&GroupRecord>,
+    before: &BTreeSet<String>,
+    after: &BTreeSet<String>,
+    users: &BTreeMap<String, UserRecord>,
+) -> (Slice, Slice) {
+    let user_views: BTreeMap<_, _> = before.union(after).filter_map(|id| users.get(id)).map(|u| (u.id.clone(), user_view(u, org, None))).collect();
+    let side = |g: Option<&GroupRecord>, set: &BTreeSet<String>| Slice {
+        users: user_views.clone(),
+        groups: g.map(|g| (g.id.clone(), group_view(g, org))).into_iter().collect(),
+        members: g.map(|g| set.iter().map(|u| (g.id.clone(), u.clone())).collect()).unwrap_or_default(),
+    };
+    (side(old, before), side(new, after))
+}
+
+/// The membership statements turning `before` into `after`.
+fn membership_stmts(dir: &str, gid: &str, before: &BTreeSet<String>, after: &BTreeSet<String>, now: &str) -> Vec<Stmt> {
+    let removed: Vec<String> = before.difference(after).cloned().collect();
+    let added: Vec<String> = after.difference(before).cloned().collect();
+    let mut out: Vec<Stmt> = sql::remove_members(gid, &removed).into_iter().collect();
+    out.extend(sql::add_members(dir, gid, &added, now));
+    out
+}
+
+fn check_known(ids: &[String], users: &BTreeMap<String, UserRecord>) -> Result<(), ScimError> {
+    match ids.iter().find(|id| !users.contains_key(*id)) {
+        Some(id) => Err(ScimError::invalid_value(format!("members: there is no user {id} in this directory"))),
+        None => Ok(()),
+    }
+}
+
+pub async fn create<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimError> {
+    let normalized = normalize(ResourceKind::Group, &ctx.body()?)?;
+    let ids = normalized.members.clone().unwrap_or_default();
+    ctx.projection()?;
+    for _ in 0..MAX_ATTEMPTS {
+        let dir = ctx.cred.directory_id;
+        let (authed, results) = ctx.read(if ids.is_empty() { Vec::new() } else { vec![sql::select_users_by_ids(dir, &ids)] }).await?;
+        let users = user_map(&results, 0);
+        check_known(&ids, &users)?;
+        let now = ctx.svc.now_text();
+        let group = GroupRecord {
+            id: ctx.svc.ids().make("group"),
+            directory_id: authed.directory_id.clone(),
+            resource: normalized.resource.clone(),
+            version: 1,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        };
+        let after_set: BTreeSet<String> = ids.iter().cloned().collect();
+        let (before, after) = slices(&authed.organization_id, None, Some(&group), &BTreeSet::new(), &after_set, &users);
+        let mut stmts = vec![sql::insert_group(&group), sql::adjust_count(&authed.directory_id, ResourceKind::Group, 1)];
+        stmts.extend(sql::add_members(&authed.directory_id, &group.id, &ids, &now));
+        if ctx.commit(&authed, Write { stmts, before, after, tail: Vec::new() }, TAKEN).await?.is_some() {
+            let refs = refs_from_users(ids.iter(), &users);
+            return respond(ctx, 201, &group, Some(&refs));
+        }
+    }
+    Err(ScimError::too_many_requests(1))
+}
+
+pub async fn get<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
+    let with_members = wants_members(ctx)?;
+    let dir = ctx.cred.directory_id;
+    let reads = if !has_prefix(id, "group") {
+        Vec::new()
+    } else if with_members {
+        vec![sql::select_group(dir, id), sql::select_member_refs(id)]
+    } else {
+        vec![sql::select_group(dir, id)]
+    };
+    let (_, results) = ctx.read(reads).await?;
+    let group = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
+    let refs = with_members.then(|| refs_from_rows(&results, 1));
+    respond(ctx, 200, &group, refs.as_deref())
+}
+
+/// PUT: a full replace, members included (RFC 7644 §3.5.1; IDP-QUIRKS 8).
+pub async fn replace<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
+    let normalized = normalize(ResourceKind::Group, &ctx.body()?)?;
+    let new_ids = normalized.members.clone().unwrap_or_default();
+    ctx.projection()?;
+    for _ in 0..MAX_ATTEMPTS {
+        let dir = ctx.cred.directory_id;
+        let reads = if has_prefix(id, "group") {
+            vec![sql::select_group(dir, id), sql::select_members(id), sql::select_users_by_ids(dir, &new_ids)]
+        } else {
+            Vec::new()
+        };
+        let (authed, results) = ctx.read(reads).await?;
+        let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
+        ctx.check_if_match(old.version)?;
+        let mut users = user_map(&results, 1);
+        let before: BTreeSet<String> = users.keys().cloned().collect();
+        users.extend(user_map(&results, 2));
+        check_known(&new_ids, &users)?;
+        let after: BTreeSet<String> = new_ids.iter().cloned().collect();
+        if let Some(r) = save(ctx, &authed, old, normalized.resource.clone(), &before, &after, &users, false).await? {
+            return Ok(r);
+        }
+    }
+    Err(ScimError::too_many_requests(1))
+}
+
+/// PATCH (RFC 7644 §3.5.2): attribute ops on the group, member ops on the
+/// membership rows they name.
+pub async fn patch<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
+    let ops = parse_patch(&ctx.body()?)?;
+    let needs = members::needs(&ops);
+    ctx.projection()?;
+    for _ in 0..MAX_ATTEMPTS {
+        let dir = ctx.cred.directory_id;
+        let reads = match (&needs, has_prefix(id, "group")) {
+            (_, false) => Vec::new(),
+            (Needs::All, true) => vec![sql::select_group(dir, id), sql::select_members(id)],
+            (Needs::Only(ids), true) => vec![sql::select_group(dir, id), sql::select_memberships_among(id, ids), sql::select_users_by_ids(dir, ids)],
+        };
+        let (authed, results) = ctx.read(reads).await?;
+        let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
+        ctx.check_if_match(old.version)?;
+        let (before, users) = match &needs {
+            Needs::All => {
+                let users = user_map(&results, 1);
+                (users.keys().cloned().collect::<BTreeSet<_>>(), users)
+            }
+            Needs::Only(_) => (rows(&results, 1).iter().map(|r| r.string("user_id")).collect(), user_map(&results, 2)),
+        };
+        let mut resource = old.resource.clone();
+        let mops = apply_group_patch(&mut resource, &ops)?;
+        let mut after = before.clone();
+        members::apply(&mut after, &mops, &users)?;
+        if let Some(r) = save(ctx, &authed, old, resource, &before, &after, &users, true).await? {
+            return Ok(r);
+        }
+    }
+    Err(ScimError::too_many_requests(1))
+}
+
+/// Writes a group change (attributes and/or memberships) and answers with
+/// the group; `partial` means `before`/`after` hold only some members, so
+/// the answer's member list is read fresh in the same batch.
+#[allow(clippy::too_many_arguments)]
+async fn save<D: Db>(
+    ctx: &Ctx<'_, '_, D>,
+    authed: &super::auth::Authed,
+    old: GroupRecord,
+    resource: serde_json::Map<String, serde_json::Value>,
+    before: &BTreeSet<String>,
+    after: &BTreeSet<String>,
+    users: &BTreeMap<String, UserRecord>,
+    partial: bool,
+) -> Result<Option<HttpResponse>, ScimError> {
+    let with_members = wants_members(ctx)?;
+    let now = ctx.svc.now_text();
+    if resource == old.resource && before == after {
+        let refs = match (with_members, partial) {
+            (false, _) => None,
+            (true, false) => Some(refs_from_users(after.iter(), users)),
+            (true, true) => {
+                let (_, r) = ctx.read(vec![sql::select_member_refs(&old.id)]).await?;
+                Some(refs_from_rows(&r, 0))
+            }
+        };
+        return respond(ctx, 200, &old, refs.as_deref()).map(Some);
+    }
+    let new = GroupRecord { resource, version: old.version + 1, updated_at: now.clone(), ..old.clone() };
+    let (sb, sa) = slices(&authed.organization_id, Some(&old), Some(&new), before, after, users);
+    let mut stmts = vec![sql::guard_version("groups", &old.id, old.version), sql::update_group(&new)];
+    stmts.extend(membership_stmts(&authed.directory_id, &old.id, before, after, &now));
+    let tail = if with_members && partial { vec![sql::select_member_refs(&old.id)] } else { Vec::new() };
+    let Some(tail) = ctx.commit(authed, Write { stmts, before: sb, after: sa, tail }, TAKEN).await? else {
+        return Ok(None);
+    };
+    let refs = match (with_members, partial) {
+        (false, _) => None,
+        (true, false) => Some(refs_from_users(after.iter(), users)),
+        (true, true) => Some(refs_from_rows(&tail, 0)),
+    };
+    respond(ctx, 200, &new, refs.as_deref()).map(Some)
+}
+
+/// DELETE: each member gets `user_removed`, then the group goes.
+pub async fn delete<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let dir = ctx.cred.directory_id;
+        let reads = if has_prefix(id, "group") { vec![sql::select_group(dir, id), sql::select_members(id)] } else { Vec::new() };
+        let (authed, results) = ctx.read(reads).await?;
+        let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
+        ctx.check_if_match(old.version)?;
+        let users = user_map(&results, 1);
+        let before_set: BTreeSet<String> = users.keys().cloned().collect();
+        let (before, after) = slices(&authed.organization_id, Some(&old), None, &before_set, &BTreeSet::new(), &users);
+        let mut stmts = vec![sql::guard_version("groups", &old.id, old.version)];
+        stmts.extend(sql::delete_group(&old.id));
+        stmts.push(sql::adjust_count(&authed.directory_id, ResourceKind::Group, -1));
+        if ctx.commit(&authed, Write { stmts, before, after, tail: Vec::new() }, TAKEN).await?.is_some() {
+            return Ok(HttpResponse::empty(204));
+        }
+    }
+    Err(ScimError::too_many_requests(1))
+}

@@ -1,0 +1,287 @@
+//! Listing and searching (RFC 7644 §3.4.2, §3.4.3): filter, sort, page and
+//! project in SQL, with `totalResults` from the directory's counters when
+//! there is no filter.
+
+use super::render::{self, Ref};
+use super::{wants, Ctx};
+use crate::app::HttpResponse;
+use crate::directory::records::{GROUP_COLUMNS, USER_COLUMNS};
+use crate::directory::{GroupRecord, UserRecord};
+use crate::scim::filter::{parse_attr_list, parse_attr_path, parse_filter, AttrPath, Filter};
+use crate::scim::projection::project;
+use crate::scim::schema::ResourceKind;
+use crate::scim::ScimError;
+use crate::storage::db::rows;
+use crate::storage::filter_sql::{order_expr, where_clause, Scope};
+use crate::storage::{Db, RowExt, SqlValue, Stmt};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// `ListResponse` schema URN (RFC 7644 §3.4.2).
+pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// `SearchRequest` schema URN (RFC 7644 §3.4.3).
+pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// A list request, from the query string or a `.search` body.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    /// 1-based; below 1 means 1 (IDP-QUIRKS 10).
+    pub start_index: u64,
+    pub count: Option<u64>,
+    pub sort_by: Option<AttrPath>,
+    pub descending: bool,
+    pub attributes: Vec<AttrPath>,
+    pub excluded: Vec<AttrPath>,
+}
+
+fn integer(name: &str, v: &Value) -> Result<i64, ScimError> {
+    v.as_i64()
+        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        .ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer")))
+}
+
+impl ListQuery {
+    fn build(
+        filter: Option<&str>,
+        start: Option<&Value>,
+        count: Option<&Value>,
+        sort_by: Option<&str>,
+        order: Option<&str>,
+        attributes: Option<String>,
+        excluded: Option<String>,
+    ) -> Result<Self, ScimError> {
+        let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
+            Some(f) => Some(parse_filter(f).map_err(|e| ScimError::invalid_filter(format!("Invalid filter: {e}")))?),
+            None => None,
+        };
+        let start_index = match start {
+            Some(v) => u64::try_from(integer("startIndex", v)?.max(1)).unwrap_or(1),
+            None => 1,
+        };
+        let count = match count {
+            Some(v) => Some(u64::try_from(integer("count", v)?.max(0)).unwrap_or(0)),
+            None => None,
+        };
+        let sort_by = match sort_by.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => Some(parse_attr_path(s).map_err(|e| ScimError::invalid_value(format!("sortBy: {e}")))?),
+            None => None,
+        };
+        let descending = match order.map(|o| o.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(o) if o == "ascending" || o.is_empty() => false,
+            Some(o) if o == "descending" => true,
+            Some(o) => return Err(ScimError::invalid_value(format!("sortOrder must be ascending or descending, not {o}"))),
+        };
+        let list = |name: &str, v: Option<String>| -> Result<Vec<AttrPath>, ScimError> {
+            v.map(|s| parse_attr_list(&s).map_err(|e| ScimError::invalid_value(format!("{name}: {e}")))).transpose().map(Option::unwrap_or_default)
+        };
+        Ok(ListQuery { filter, start_index, count, sort_by, descending, attributes: list("attributes", attributes)?, excluded: list("excludedAttributes", excluded)? })
+    }
+}
+
+/// `GET /Users?…`, `GET /Groups?…`.
+pub async fn from_query<D: Db>(ctx: &Ctx<'_, '_, D>, kind: ResourceKind) -> Result<HttpResponse, ScimError> {
+    let r = ctx.req;
+    let num = |k: &str| r.param(k).map(|v| Value::String(v.to_string()));
+    let q = ListQuery::build(
+        r.param("filter"),
+        num("startIndex").as_ref(),
+        num("count").as_ref(),
+        r.param("sortBy"),
+        r.param("sortOrder"),
+        r.param("attributes").map(str::to_string),
+        r.param("excludedAttributes").map(str::to_string),
+    )?;
+    list(ctx, &[kind], &q).await
+}
+
+/// `POST …/.search` (RFC 7644 §3.4.3); `kind` None searches Users and Groups.
+pub async fn from_body<D: Db>(ctx: &Ctx<'_, '_, D>, kind: Option<ResourceKind>) -> Result<HttpResponse, ScimError> {
+    let body = ctx.body()?;
+    let obj = body.as_object().ok_or_else(|| ScimError::invalid_syntax("A SearchRequest is a JSON object"))?;
+    let get = |k: &str| obj.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v);
+    if let Some(s) = get("schemas") {
+        let ok = s.as_array().is_some_and(|a| a.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(SEARCH_SCHEMA))));
+        if !ok {
+            return Err(ScimError::invalid_syntax(format!("schemas must contain {SEARCH_SCHEMA}")));
+        }
+    }
+    let text = |k: &str| -> Result<Option<&str>, ScimError> {
+        match get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(ScimError::invalid_value(format!("{k} must be a string"))),
+        }
+    };
+    let names = |k: &str| -> Result<Option<String>, ScimError> {
+        match get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Array(a)) => Ok(Some(a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))),
+            Some(_) => Err(ScimError::invalid_value(format!("{k} must be an array of strings"))),
+        }
+    };
+    let q = ListQuery::build(
+        text("filter")?,
+        get("startIndex").filter(|v| !v.is_null()),
+        get("count").filter(|v| !v.is_null()),
+        text("sortBy")?,
+        text("sortOrder")?,
+        names("attributes")?,
+        names("excludedAttributes")?,
+    )?;
+    match kind {
+        Some(k) => list(ctx, &[k], &q).await,
+        None => list(ctx, &[ResourceKind::User, ResourceKind::Group], &q).await,
+    }
+}
+
+/// One resource type's statements for a page.
+struct Plan {
+    kind: ResourceKind,
+    total: Stmt,
+    page: Option<Stmt>,
+    related: Option<Stmt>,
+}
+
+fn plan(kind: ResourceKind, directory_id: &str, q: &ListQuery, offset: u64, limit: u64, related: bool) -> Result<Plan, ScimError> {
+    let (alias, table, columns) = match kind {
+        ResourceKind::User => ("u", "users", USER_COLUMNS),
+        ResourceKind::Group => ("g", "groups", GROUP_COLUMNS),
+    };
+    let scope = Scope { kind, alias, directory_id };
+    let mut where_sql = format!("{alias}.directory_id = ?");
+    let mut params = vec![SqlValue::Text(directory_id.to_string())];
+    if let Some(f) = &q.filter {
+        let frag = where_clause(&scope, f)?;
+        where_sql.push_str(&format!(" AND ({})", frag.sql));
+        params.extend(frag.params);
+    }
+    let total = if q.filter.is_none() {
+        let col = if kind == ResourceKind::User { "user_count" } else { "group_count" };
+        Stmt::new(format!("SELECT {col} AS n FROM directories WHERE id = ?"), vec![SqlValue::Text(directory_id.to_string())])
+    } else {
+        Stmt::new(format!("SELECT count(*) AS n FROM {table} {alias} WHERE {where_sql}"), params.clone())
+    };
+    if limit == 0 {
+        return Ok(Plan { kind, total, page: None, related: None });
+    }
+    let dir = if q.descending { "DESC" } else { "ASC" };
+    let order = match &q.sort_by {
+        Some(p) => {
+            let e = order_expr(&scope, p)?;
+            format!("({e}) IS NULL, {e} {dir}, {alias}.id")
+        }
+        None => format!("{alias}.id"),
+    };
+    let page_sql = format!("SELECT {columns} FROM {table} {alias} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
+    let mut page_params = params;
+    page_params.push(SqlValue::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+    page_params.push(SqlValue::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+    let ids_sql = format!("SELECT {alias}.id FROM {table} {alias} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
+    let related = related.then(|| match kind {
+        ResourceKind::User => Stmt::new(
+            format!("SELECT m.user_id AS owner, g.id AS id, g.display_name AS display FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id IN ({ids_sql}) ORDER BY g.id"),
+            page_params.clone(),
+        ),
+        ResourceKind::Group => Stmt::new(
+            format!("SELECT m.group_id AS owner, m.user_id AS id, coalesce(u.display_name, u.user_name) AS display FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id IN ({ids_sql}) ORDER BY m.user_id"),
+            page_params.clone(),
+        ),
+    });
+    Ok(Plan { kind, total, page: Some(Stmt::new(page_sql, page_params)), related })
+}
+
+async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery) -> Result<HttpResponse, ScimError> {
+    let max = u64::try_from(ctx.svc.cfg.max_results).unwrap_or(500);
+    let count = q.count.unwrap_or(max).min(max);
+    let dir = ctx.cred.directory_id;
+    // Root search: a filter that one type cannot evaluate matches none of it.
+    let mut plans = Vec::new();
+    for &kind in kinds {
+        let related = wants(kind, if kind == ResourceKind::User { "groups" } else { "members" }, &q.attributes, &q.excluded);
+        match plan(kind, dir, q, q.start_index - 1, count, related) {
+            Ok(p) => plans.push(p),
+            Err(e) if kinds.len() == 1 => return Err(e),
+            Err(_) => {}
+        }
+    }
+    if kinds.len() > 1 && plans.is_empty() {
+        return Err(ScimError::invalid_filter("The filter matches no resource type"));
+    }
+    // Counts first, then pages: one round trip for one type.
+    let mut reads: Vec<Stmt> = plans.iter().map(|p| p.total.clone()).collect();
+    let single = plans.len() == 1;
+    if single {
+        for p in &plans {
+            reads.extend(p.page.clone());
+            reads.extend(p.related.clone());
+        }
+    }
+    let (_, results) = ctx.read(reads).await?;
+    let totals: Vec<u64> = (0..plans.len()).map(|i| rows(&results, i).first().and_then(|r| r.int("n")).and_then(|n| u64::try_from(n).ok()).unwrap_or(0)).collect();
+    let total: u64 = totals.iter().sum();
+    let mut resources = Vec::new();
+    if single {
+        if let Some(p) = plans.first() {
+            let related_index = if p.related.is_some() { Some(2) } else { None };
+            resources = render_page(ctx, p.kind, &results, 1, related_index, q);
+        }
+    } else if count > 0 {
+        // Users first, then groups, as one sequence for paging.
+        let mut skip = q.start_index - 1;
+        let mut room = count;
+        for (p, t) in plans.iter().zip(&totals) {
+            if room == 0 {
+                break;
+            }
+            if skip >= *t {
+                skip -= t;
+                continue;
+            }
+            let related = wants(p.kind, if p.kind == ResourceKind::User { "groups" } else { "members" }, &q.attributes, &q.excluded);
+            let sub = plan(p.kind, dir, q, skip, room, related)?;
+            let mut r = Vec::new();
+            r.extend(sub.page);
+            r.extend(sub.related.clone());
+            let (_, res) = ctx.read(r).await?;
+            let page = render_page(ctx, p.kind, &res, 0, sub.related.is_some().then_some(1), q);
+            room = room.saturating_sub(u64::try_from(page.len()).unwrap_or(0));
+            skip = 0;
+            resources.extend(page);
+        }
+    }
+    Ok(HttpResponse::scim(
+        200,
+        &json!({
+            "schemas": [LIST_SCHEMA],
+            "totalResults": total,
+            "startIndex": q.start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    ))
+}
+
+fn render_page<D: Db>(ctx: &Ctx<'_, '_, D>, kind: ResourceKind, results: &[crate::storage::StmtResult], page: usize, related: Option<usize>, q: &ListQuery) -> Vec<Value> {
+    let mut refs: BTreeMap<String, Vec<Ref>> = BTreeMap::new();
+    if let Some(i) = related {
+        for r in rows(results, i) {
+            refs.entry(r.string("owner")).or_default().push(Ref { id: r.string("id"), display: r.string("display") });
+        }
+    }
+    let project_it = |v: Value| if q.attributes.is_empty() && q.excluded.is_empty() { v } else { project(kind, &v, &q.attributes, &q.excluded) };
+    rows(results, page)
+        .iter()
+        .filter_map(|row| match kind {
+            ResourceKind::User => UserRecord::from_row(row).map(|u| render::user(&u, refs.get(&u.id).map(Vec::as_slice).unwrap_or(&[]), &ctx.base)),
+            ResourceKind::Group => GroupRecord::from_row(row).map(|g| {
+                let m = related.map(|_| refs.get(&g.id).map(Vec::as_slice).unwrap_or(&[]));
+                render::group(&g, m, &ctx.base)
+            }),
+        })
+        .map(project_it)
+        .collect()
+}

@@ -1,0 +1,170 @@
+//! `/scim/v2/{directory_id}/…`: RFC 7644 over the directory's users and groups.
+
+pub mod auth;
+pub mod discovery;
+pub mod groups;
+pub mod list;
+pub mod members;
+pub mod render;
+pub mod users;
+pub mod write;
+
+use super::{HttpRequest, HttpResponse, Outcome, Services};
+use crate::scim::filter::{parse_attr_list, AttrPath};
+use crate::scim::schema::ResourceKind;
+use crate::scim::ScimError;
+use crate::storage::{Db, DbError, Stmt, StmtResult};
+use auth::{Authed, Credential};
+use serde_json::Value;
+use std::cell::RefCell;
+
+/// One SCIM request in progress.
+pub struct Ctx<'a, 'b, D: Db> {
+    pub svc: &'a Services<'b, D>,
+    pub req: &'a HttpRequest,
+    pub cred: Credential<'a>,
+    /// `https://host/scim/v2/{directory_id}`.
+    pub base: String,
+    publish: RefCell<Vec<String>>,
+}
+
+impl<D: Db> Ctx<'_, '_, D> {
+    /// Runs `reads` behind the credential check.
+    pub async fn read(&self, reads: Vec<Stmt>) -> Result<(Authed, Vec<StmtResult>), ScimError> {
+        let (authed, results) = auth::read(self.svc, &self.cred, reads).await?;
+        if let Some(id) = &authed.activated {
+            self.publish.borrow_mut().push(id.clone());
+        }
+        Ok((authed, results))
+    }
+
+    /// Commits a write; Ok(None) means a concurrent change: read again.
+    pub async fn commit(&self, authed: &Authed, w: write::Write, unique: &str) -> Result<Option<Vec<StmtResult>>, ScimError> {
+        match write::commit(self.svc, authed, w).await {
+            Ok(c) => {
+                self.publish.borrow_mut().extend(c.event_ids);
+                Ok(Some(c.tail))
+            }
+            Err(DbError::Precondition) => Ok(None),
+            Err(DbError::Unique(_)) => Err(ScimError::uniqueness(unique.to_string())),
+            Err(e) => Err(auth::internal(e)),
+        }
+    }
+
+    /// `attributes` / `excludedAttributes` of the query (RFC 7644 §3.9).
+    pub fn projection(&self) -> Result<(Vec<AttrPath>, Vec<AttrPath>), ScimError> {
+        let parse = |name: &str| -> Result<Vec<AttrPath>, ScimError> {
+            match self.req.param(name) {
+                Some(v) => parse_attr_list(v).map_err(|e| ScimError::invalid_value(format!("{name}: {e}"))),
+                None => Ok(Vec::new()),
+            }
+        };
+        Ok((parse("attributes")?, parse("excludedAttributes")?))
+    }
+
+    /// The `If-Match` precondition (RFC 7644 §3.14).
+    pub fn check_if_match(&self, version: i64) -> Result<(), ScimError> {
+        match self.req.header("if-match") {
+            Some(h) if !crate::directory::records::if_match_admits(h, version) => Err(ScimError::precondition_failed()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The request body as JSON (RFC 7644 §3.12 `invalidSyntax` otherwise).
+    pub fn body(&self) -> Result<Value, ScimError> {
+        if self.req.body.is_empty() {
+            return Err(ScimError::invalid_syntax("The request body is empty"));
+        }
+        serde_json::from_slice(&self.req.body).map_err(|e| ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}")))
+    }
+}
+
+/// Whether a member list must be loaded, given the projection.
+pub fn wants(kind: ResourceKind, attr: &str, attributes: &[AttrPath], excluded: &[AttrPath]) -> bool {
+    let named = |list: &[AttrPath]| {
+        list.iter().any(|p| {
+            p.name.eq_ignore_ascii_case(attr) && p.uri.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema()))
+        })
+    };
+    if !attributes.is_empty() {
+        return named(attributes);
+    }
+    !named(excluded)
+}
+
+/// The answer to a SCIM error (RFC 7644 §3.12).
+pub fn error_response(e: &ScimError) -> HttpResponse {
+    let mut r = HttpResponse::scim(e.status, &e.to_json());
+    if let Some(s) = e.retry_after {
+        r = r.header("retry-after", s.to_string());
+    }
+    if e.status == 401 {
+        r = r.header("www-authenticate", "Bearer realm=\"rollcall\"");
+    }
+    r
+}
+
+pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str, rest: &[&str]) -> Outcome {
+    let Some(token) = req.bearer() else {
+        return Outcome::respond(error_response(&ScimError::unauthorized()));
+    };
+    let ctx = Ctx {
+        svc,
+        req,
+        cred: Credential { directory_id, token, host: &req.host, default_host: svc.cfg.is_default_host(&req.host) },
+        base: format!("{}/scim/v2/{directory_id}", req.origin()),
+        publish: RefCell::new(Vec::new()),
+    };
+    let response = match dispatch(&ctx, rest).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    };
+    Outcome::with_events(response, ctx.publish.into_inner())
+}
+
+async fn dispatch<D: Db>(ctx: &Ctx<'_, '_, D>, rest: &[&str]) -> Result<HttpResponse, ScimError> {
+    let req = ctx.req;
+    if req.body.len() > ctx.svc.cfg.max_payload {
+        return Err(ScimError::too_large(ctx.svc.cfg.max_payload));
+    }
+    let method = req.method.as_str();
+    if matches!(method, "POST" | "PUT" | "PATCH") {
+        if let Some(ct) = req.header("content-type") {
+            if !ct.to_ascii_lowercase().contains("json") {
+                return Err(ScimError::new(415, None, "Send application/scim+json or application/json"));
+            }
+        }
+    }
+    use ResourceKind::{Group, User};
+    match (method, rest) {
+        ("GET", ["ServiceProviderConfig"]) => discovery::service_provider_config(ctx).await,
+        ("GET", ["ResourceTypes"]) => discovery::resource_types(ctx, None).await,
+        ("GET", ["ResourceTypes", id]) => discovery::resource_types(ctx, Some(id)).await,
+        ("GET", ["Schemas"]) => discovery::schemas(ctx, None).await,
+        ("GET", ["Schemas", id]) => discovery::schemas(ctx, Some(id)).await,
+        ("GET", ["Users"]) => list::from_query(ctx, User).await,
+        ("GET", ["Groups"]) => list::from_query(ctx, Group).await,
+        ("POST", ["Users", ".search"]) => list::from_body(ctx, Some(User)).await,
+        ("POST", ["Groups", ".search"]) => list::from_body(ctx, Some(Group)).await,
+        ("POST", [".search"]) => list::from_body(ctx, None).await,
+        ("POST", ["Users"]) => users::create(ctx).await,
+        ("GET", ["Users", id]) => users::get(ctx, id).await,
+        ("PUT", ["Users", id]) => users::replace(ctx, id).await,
+        ("PATCH", ["Users", id]) => users::patch(ctx, id).await,
+        ("DELETE", ["Users", id]) => users::delete(ctx, id).await,
+        ("POST", ["Groups"]) => groups::create(ctx).await,
+        ("GET", ["Groups", id]) => groups::get(ctx, id).await,
+        ("PUT", ["Groups", id]) => groups::replace(ctx, id).await,
+        ("PATCH", ["Groups", id]) => groups::patch(ctx, id).await,
+        ("DELETE", ["Groups", id]) => groups::delete(ctx, id).await,
+        (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas" | "Users" | "Groups" | ".search", ..]) => {
+            // Authenticate first, so an unauthenticated caller learns nothing.
+            ctx.read(Vec::new()).await?;
+            Err(ScimError::method_not_allowed())
+        }
+        _ => {
+            ctx.read(Vec::new()).await?;
+            Err(ScimError::not_found("No such SCIM endpoint"))
+        }
+    }
+}
