@@ -30,7 +30,10 @@ pub const USER_COLUMNS: &str = "u.id, u.directory_id, u.resource, u.version, u.c
 /// Columns to select for a [`GroupRecord`] from table alias `g`.
 pub const GROUP_COLUMNS: &str = "g.id, g.directory_id, g.resource, g.version, g.created_at, g.updated_at";
 
-fn parts(row: &Row) -> Option<(String, String, Map<String, Value>, i64, String, String)> {
+/// The columns shared by users and groups: id, directory, resource, version, created, updated.
+type Parts = (String, String, Map<String, Value>, i64, String, String);
+
+fn parts(row: &Row) -> Option<Parts> {
     let resource = match row.json("resource") {
         Value::Object(m) => m,
         _ => return None,

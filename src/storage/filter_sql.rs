@@ -190,7 +190,7 @@ fn emit(scope: &Scope, filter: &Filter, out: &mut Fragment, n: &mut usize) -> Re
             Target::Array { array_path, elem, .. } => {
                 let je = next_alias(n, "je");
                 out.sql.push_str(&format!("EXISTS (SELECT 1 FROM json_each({}.resource, {}) {je} WHERE ", scope.alias, sql_str(&array_path)));
-                emit_element(&je, elem, filter, out, n)?;
+                emit_element(&je, elem, filter, out)?;
                 out.sql.push(')');
             }
             Target::Relation { .. } => relation(scope, None, filter, out, n)?,
@@ -206,19 +206,19 @@ fn next_alias(n: &mut usize, base: &str) -> String {
 }
 
 /// A value filter on one element of a JSON array (`emails[type eq "work"]`).
-fn emit_element(je: &str, elem: &'static [AttrDef], filter: &Filter, out: &mut Fragment, n: &mut usize) -> Result<(), ScimError> {
+fn emit_element(je: &str, elem: &'static [AttrDef], filter: &Filter, out: &mut Fragment) -> Result<(), ScimError> {
     match filter {
         Filter::And(l, r) | Filter::Or(l, r) => {
             let op = if matches!(filter, Filter::And(..)) { " AND " } else { " OR " };
             out.sql.push('(');
-            emit_element(je, elem, l, out, n)?;
+            emit_element(je, elem, l, out)?;
             out.sql.push_str(op);
-            emit_element(je, elem, r, out, n)?;
+            emit_element(je, elem, r, out)?;
             out.sql.push(')');
         }
         Filter::Not(inner) => {
             out.sql.push_str("(NOT coalesce(");
-            emit_element(je, elem, inner, out, n)?;
+            emit_element(je, elem, inner, out)?;
             out.sql.push_str(", 0))");
         }
         Filter::Compare { path, op, value } => {
@@ -284,7 +284,7 @@ fn relation_cond(mx: &str, other: &str, display: &str, filter: &Filter, out: &mu
             };
             compare(&expr, AttrType::String, exact, *op, value, out)?;
         }
-        Filter::Present(_) => out.sql.push_str("1"),
+        Filter::Present(_) => out.sql.push('1'),
         Filter::ValuePath { .. } => return Err(bad("Value filters cannot be nested")),
     }
     Ok(())

@@ -8,7 +8,7 @@ use crate::scim::filter::matches;
 use crate::scim::patch::{apply_group_patch, MemberOp, PatchOp};
 use crate::scim::schema::GROUP_SCHEMA;
 use crate::scim::ScimError;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Which memberships a PATCH must see.
@@ -81,15 +81,11 @@ pub fn apply(members: &mut BTreeSet<String>, mops: &[MemberOp], users: &BTreeMap
     Ok(())
 }
 
-/// Ids of `ids` that a `value` array names, for reading user records.
-pub fn ids_of(v: &[Value]) -> Vec<String> {
-    v.iter().filter_map(|m| m.get("value").and_then(Value::as_str).map(str::to_string)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::scim::patch::parse_patch;
+    use serde_json::Value;
 
     fn ops(v: Value) -> Vec<PatchOp> {
         parse_patch(&json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": v})).unwrap()

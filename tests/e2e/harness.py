@@ -1,0 +1,248 @@
+"""Runs the real Worker under `wrangler dev` (workerd, local D1, local Queue)
+and a real webhook receiver on 127.0.0.1, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+ROOT = Path(__file__).resolve().parents[2]
+WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
+START_TIMEOUT = 120
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def toolchain_env() -> dict:
+    env = dict(os.environ)
+    home = Path.home()
+    env["PATH"] = f"{home}/.cargo/bin:{ROOT}/node_modules/.bin:" + env.get("PATH", "")
+    env["WASM_BINDGEN_BIN"] = str(home / ".cargo/bin/wasm-bindgen")
+    env["ESBUILD_BIN"] = str(ROOT / "node_modules/.bin/esbuild")
+    env["WASM_OPT_BIN"] = str(ROOT / "node_modules/.bin/wasm-opt")
+    env["WRANGLER_SEND_METRICS"] = "false"
+    return env
+
+
+_build_lock = threading.Lock()
+_built = False
+
+
+def build_once() -> None:
+    """Builds the Worker if any source is newer than the wasm (once per process)."""
+    global _built
+    with _build_lock:
+        if not _built:
+            subprocess.run([str(ROOT / "scripts/build-worker.sh")], check=True, env=toolchain_env(), cwd=ROOT)
+            _built = True
+
+
+class Worker:
+    """One `wrangler dev --local` process with its own state folder."""
+
+    def __init__(self, **vars: str):
+        self.admin_key = "test-admin-" + secrets.token_hex(8)
+        self.vars = {
+            "ADMIN_API_KEY": self.admin_key,
+            "ENCRYPTION_KEY": "test-enc-" + secrets.token_hex(8),
+            "EXPOSE_COST": "1",
+            **vars,
+        }
+        self.dir = Path(tempfile.mkdtemp(prefix="rollcall-e2e-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.dir / "wrangler.log"
+
+    def start(self) -> "Worker":
+        build_once()
+        env = toolchain_env()
+        state = self.dir / "state"
+        subprocess.run(
+            [str(WRANGLER), "d1", "migrations", "apply", "rollcall", "--local", "--persist-to", str(state)],
+            check=True, cwd=ROOT, env={**env, "CI": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        args = [
+            str(WRANGLER), "dev", "--local", "--ip", "127.0.0.1", "--port", str(self.port),
+            "--inspector-port", str(free_port()), "--persist-to", str(state), "--test-scheduled",
+            "--show-interactive-dev-session=false", "--log-level", "info",
+            # No .dev.vars: every setting comes from here.
+            "--env-file", str(self.dir / "none.env"),
+        ]
+        (self.dir / "none.env").write_text("")
+        for k, v in self.vars.items():
+            args += ["--var", f"{k}:{v}"]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + START_TIMEOUT
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"wrangler dev exited early:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/health", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("wrangler dev did not start in time")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if getattr(self, "log", None):
+            self.log.close()
+        if os.environ.get("ROLLCALL_KEEP_STATE") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def logs(self) -> str:
+        try:
+            return self.log_path.read_text()
+        except OSError:
+            return ""
+
+    # -- management API -------------------------------------------------
+    def api(self, method: str, path: str, body=None, **kw) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.admin_key}", **kw.pop("headers", {})}
+        return requests.request(method, self.url + path, json=body, headers=headers, timeout=30, **kw)
+
+    def new_directory(self, provider: str = "okta", name: str = "Test directory") -> "Directory":
+        org = self.api("POST", "/v1/organizations", {"name": f"Org {secrets.token_hex(3)}"})
+        assert org.status_code == 201, org.text
+        d = self.api("POST", "/v1/directories", {"organization_id": org.json()["id"], "name": name, "provider": provider})
+        assert d.status_code == 201, d.text
+        j = d.json()
+        return Directory(self, j["id"], j["organization_id"], j["scim"]["base_url"], j["scim"]["bearer_token"])
+
+    def trigger_cron(self) -> None:
+        requests.get(self.url + "/__scheduled?cron=*+*+*+*+*", timeout=30)
+
+
+class Directory:
+    """A directory and a SCIM client for it."""
+
+    def __init__(self, worker: Worker, id: str, org: str, base: str, token: str):
+        self.worker, self.id, self.org, self.base, self.token = worker, id, org, base, token
+
+    def scim(self, method: str, path: str, body=None, token: str | None = None, **kw) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token or self.token}", **kw.pop("headers", {})}
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            headers.setdefault("Content-Type", "application/scim+json")
+        return requests.request(method, self.base + path, data=data, headers=headers, timeout=30, **kw)
+
+    def events(self, **params) -> list[dict]:
+        """Every event of this directory, in order, following the cursor."""
+        out, after = [], None
+        for _ in range(1000):
+            q = {"directory_id": self.id, "limit": 100, **params}
+            if after:
+                q["after"] = after
+            r = self.worker.api("GET", "/v1/events", params=q)
+            assert r.status_code == 200, r.text
+            j = r.json()
+            out += j["data"]
+            after = j["list_metadata"]["after"]
+            if not after:
+                return out
+        raise AssertionError("too many event pages")
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that verifies every signature with
+    the Standard Webhooks reference library. `plan(n)` decides the answer to
+    the n-th request: a status code, or ("sleep", seconds, status)."""
+
+    def __init__(self, secret: str | None = None, plan=None):
+        self.secret = secret
+        self.plan = plan or (lambda n: 200)
+        self.lock = threading.Lock()
+        self.requests: list[dict] = []
+        self.count = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with receiver.lock:
+                    receiver.count += 1
+                    n = receiver.count
+                verdict = receiver.plan(n)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                verified = None
+                if receiver.secret:
+                    try:
+                        Webhook(receiver.secret).verify(body, headers)
+                        verified = True
+                    except WebhookVerificationError:
+                        verified = False
+                status, retry_after = verdict, None
+                if isinstance(verdict, tuple) and verdict[0] == "sleep":
+                    time.sleep(verdict[1])
+                    status = verdict[2]
+                elif isinstance(verdict, tuple):
+                    status, retry_after = verdict
+                with receiver.lock:
+                    receiver.requests.append({"n": n, "headers": headers, "body": body, "verified": verified, "status": status, "at": time.time()})
+                try:
+                    self.send_response(status)
+                    if retry_after is not None:
+                        self.send_header("Retry-After", str(retry_after))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def delivered(self) -> list[dict]:
+        """Distinct events answered 2xx, by webhook-id."""
+        with self.lock:
+            seen = {}
+            for r in self.requests:
+                if 200 <= r["status"] < 300:
+                    seen.setdefault(r["headers"]["webhook-id"], json.loads(r["body"]))
+            return list(seen.values())
+
+    def wait_for(self, pred, timeout: float = 60) -> bool:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if pred(self):
+                return True
+            time.sleep(0.2)
+        return pred(self)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
