@@ -223,10 +223,6 @@ impl Builder {
             return Err(ScimError::invalid_value(message));
         }
         self.core.insert(required.to_string(), Value::String(trimmed));
-        if kind == ResourceKind::User && !self.core.contains_key("active") {
-            // RFC 7643 §4.1.1 leaves the default open; IdPs expect a created user to be active.
-            self.core.insert("active".to_string(), Value::Bool(true));
-        }
 
         let mut out = Map::new();
         let mut ext_out = Map::new();
@@ -667,7 +663,8 @@ mod tests {
         let r = user(json!({"userName": "u", "emails": ["a@x", {"value": "b@x", "primary": "True", "$ref": null, "extra": 1},
                                                         {"value": "c@x", "primary": true}]}));
         assert_eq!(r["emails"], json!([{"value": "a@x"}, {"value": "b@x", "primary": true, "extra": 1}, {"value": "c@x", "primary": false}]));
-        assert_eq!(r["active"], json!(true));
+        // `active` is not invented here: an absent value means active (the creation use case sets it).
+        assert!(r.get("active").is_none());
     }
 
     #[test]

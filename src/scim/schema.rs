@@ -239,7 +239,6 @@ pub static GROUP_ATTRS: &[AttrDef] = &[
         &[
             AttrDef { mutability: Mutability::Immutable, case_exact: true, ..string("value", "Identifier of the member of this Group.") },
             AttrDef { mutability: Mutability::Immutable, ..reference("$ref", &["User", "Group"], "The URI corresponding to a SCIM resource that is a member of this Group.") },
-            readonly(string("display", "A human-readable name, primarily used for display purposes.")),
             AttrDef { mutability: Mutability::Immutable, ..typed("type", &["User", "Group"], "A label indicating the type of resource.") },
         ],
         "A list of members of the Group.",

@@ -1,6 +1,6 @@
 //! `/Groups` (RFC 7644 §3.3, §3.4.1, §3.5.1, §3.5.2, §3.6).
 
-use super::members::{self, Needs};
+use super::members;
 use super::render::{self, Ref};
 use super::write::{Write, MAX_ATTEMPTS};
 use super::{wants, Ctx};
@@ -169,26 +169,27 @@ pub async fn patch<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse
     ctx.projection()?;
     for _ in 0..MAX_ATTEMPTS {
         let dir = ctx.cred.directory_id;
-        let reads = match (&needs, has_prefix(id, "group")) {
+        let reads = match (needs.all, has_prefix(id, "group")) {
             (_, false) => Vec::new(),
-            (Needs::All, true) => vec![sql::select_group(dir, id), sql::select_members(id)],
-            (Needs::Only(ids), true) => vec![sql::select_group(dir, id), sql::select_memberships_among(id, ids), sql::select_users_by_ids(dir, ids)],
+            (true, true) => vec![sql::select_group(dir, id), sql::select_members(id), sql::select_users_by_ids(dir, &needs.ids)],
+            (false, true) => vec![sql::select_group(dir, id), sql::select_memberships_among(id, &needs.ids), sql::select_users_by_ids(dir, &needs.ids)],
         };
         let (authed, results) = ctx.read(reads).await?;
         let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
         ctx.check_if_match(old.version)?;
-        let (before, users) = match &needs {
-            Needs::All => {
-                let users = user_map(&results, 1);
-                (users.keys().cloned().collect::<BTreeSet<_>>(), users)
-            }
-            Needs::Only(_) => (rows(&results, 1).iter().map(|r| r.string("user_id")).collect(), user_map(&results, 2)),
+        let (before, users) = if needs.all {
+            let mut users = user_map(&results, 1);
+            let before = users.keys().cloned().collect::<BTreeSet<_>>();
+            users.extend(user_map(&results, 2));
+            (before, users)
+        } else {
+            (rows(&results, 1).iter().map(|r| r.string("user_id")).collect(), user_map(&results, 2))
         };
         let mut resource = old.resource.clone();
         let mops = apply_group_patch(&mut resource, &ops)?;
         let mut after = before.clone();
         members::apply(&mut after, &mops, &users)?;
-        if let Some(r) = save(ctx, &authed, old, resource, &before, &after, &users, true).await? {
+        if let Some(r) = save(ctx, &authed, old, resource, &before, &after, &users, !needs.all).await? {
             return Ok(r);
         }
     }

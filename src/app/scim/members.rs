@@ -11,11 +11,12 @@ use crate::scim::ScimError;
 use serde_json::{json, Map};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Which memberships a PATCH must see.
+/// Which memberships a PATCH must see: every member (`all`) or only those
+/// among `ids`; users named by `ids` are read either way (adds need them).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Needs {
-    All,
-    Only(Vec<String>),
+pub struct Needs {
+    pub all: bool,
+    pub ids: Vec<String>,
 }
 
 /// Decides what to read before the group itself is read: member ops do not
@@ -27,16 +28,21 @@ pub fn needs(ops: &[PatchOp]) -> Needs {
     stand_in.insert("schemas".into(), json!([GROUP_SCHEMA]));
     stand_in.insert("displayName".into(), json!("stand-in"));
     let Ok(mops) = apply_group_patch(&mut stand_in, ops) else {
-        return Needs::All;
+        return Needs { all: true, ids: Vec::new() };
     };
     let mut ids = BTreeSet::new();
+    let mut all = false;
     for op in &mops {
         match op {
             MemberOp::Add(v) | MemberOp::Remove(v) => ids.extend(v.iter().cloned()),
-            MemberOp::RemoveAll | MemberOp::ReplaceAll(_) | MemberOp::RemoveWhere(_) => return Needs::All,
+            MemberOp::ReplaceAll(v) => {
+                all = true;
+                ids.extend(v.iter().cloned());
+            }
+            MemberOp::RemoveAll | MemberOp::RemoveWhere(_) => all = true,
         }
     }
-    Needs::Only(ids.into_iter().collect())
+    Needs { all, ids: ids.into_iter().collect() }
 }
 
 /// Applies member ops in order to `members` (which holds the current
@@ -113,19 +119,22 @@ mod tests {
             {"op": "remove", "path": "members[value eq \"u1\"]"},
             {"op": "add", "path": "members", "value": [{"value": "u2", "display": "u2@x"}]}
         ]));
-        assert_eq!(needs(&o), Needs::Only(vec!["u1".into(), "u2".into()]));
+        assert_eq!(needs(&o), Needs { all: false, ids: vec!["u1".into(), "u2".into()] });
     }
 
     #[test]
     fn full_replacement_needs_every_member() {
-        assert_eq!(needs(&ops(json!([{"op": "replace", "path": "members", "value": []}]))), Needs::All);
-        assert_eq!(needs(&ops(json!([{"op": "remove", "path": "members"}]))), Needs::All);
+        assert!(needs(&ops(json!([{"op": "replace", "path": "members", "value": []}]))).all);
+        assert!(needs(&ops(json!([{"op": "remove", "path": "members"}]))).all);
+        // The new members of a full replacement are read too (they must exist).
+        let n = needs(&ops(json!([{"op": "replace", "path": "members", "value": [{"value": "u7"}]}])));
+        assert_eq!(n, Needs { all: true, ids: vec!["u7".into()] });
     }
 
     #[test]
     fn a_rename_needs_no_members_and_keeps_them() {
         let o = ops(json!([{"op": "replace", "value": {"id": "g", "displayName": "New"}}]));
-        assert_eq!(needs(&o), Needs::Only(vec![]));
+        assert_eq!(needs(&o), Needs { all: false, ids: vec![] });
         let mut m: BTreeSet<String> = ["u1".to_string()].into();
         let mut g = Map::new();
         g.insert("displayName".into(), json!("Old"));

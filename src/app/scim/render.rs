@@ -57,7 +57,8 @@ pub fn group(g: &GroupRecord, members: Option<&[Ref]>, base: &str) -> Value {
         let meta = out.remove("meta");
         let list: Vec<Value> = members
             .iter()
-            .map(|m| json!({ "value": m.id, "$ref": format!("{base}/Users/{}", m.id), "display": m.display, "type": "User" }))
+            // RFC 7643 §8.7.1: a member is value, $ref and type.
+            .map(|m| json!({ "value": m.id, "$ref": format!("{base}/Users/{}", m.id), "type": "User" }))
             .collect();
         out.insert("members".into(), Value::Array(list));
         if let Some(m) = meta {

@@ -54,7 +54,11 @@ fn reads(directory_id: &str, id: &str) -> Vec<Stmt> {
 }
 
 pub async fn create<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimError> {
-    let normalized = normalize(ResourceKind::User, &ctx.body()?)?;
+    let mut normalized = normalize(ResourceKind::User, &ctx.body()?)?;
+    // RFC 7643 §4.1.1 leaves the default open; IdPs expect a new user to be active.
+    if !normalized.resource.contains_key("active") {
+        normalized.resource.insert("active".into(), Value::Bool(true));
+    }
     ctx.projection()?;
     for _ in 0..MAX_ATTEMPTS {
         let (authed, _) = ctx.read(Vec::new()).await?;

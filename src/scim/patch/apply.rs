@@ -31,7 +31,7 @@ pub(super) fn apply_all(kind: ResourceKind, resource: &mut Map<String, Value>, o
     Ok(member_ops)
 }
 
-/// Re-normalises the result (required attributes, `active` default, key
+/// Re-normalises the result (required attributes, key
 /// order, `schemas`) and keeps the server-owned readOnly keys the caller
 /// passed in (`id`, `meta`, a User's `groups`).
 fn finish(kind: ResourceKind, work: Map<String, Value>, original: &Map<String, Value>) -> Result<Map<String, Value>, ScimError> {

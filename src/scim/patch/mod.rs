@@ -65,8 +65,8 @@ pub enum MemberOp {
 }
 
 /// Applies `ops` to a stored User (RFC 7644 §3.5.2). All or nothing: on error
-/// `resource` is unchanged. Afterwards `userName` must be present and a
-/// missing `active` becomes `true`.
+/// `resource` is unchanged. Afterwards `userName` must be present; a
+/// removed `active` stays unassigned (which counts as active).
 pub fn apply_user_patch(resource: &mut Map<String, Value>, ops: &[PatchOp]) -> Result<(), ScimError> {
     apply::apply_all(ResourceKind::User, resource, ops).map(|_| ())
 }

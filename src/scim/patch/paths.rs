@@ -79,7 +79,12 @@ pub(super) fn resolve(kind: ResourceKind, resource: &Map<String, Value>, path: &
     if path.filter.is_some() && !def.multi {
         return Err(ScimError::invalid_path(format!("'{}' is not multi-valued; it cannot take a value filter", def.name)));
     }
-    let sub = match path.sub_attr.as_deref().or(attr.sub_attr.as_deref()) {
+    let sub_name = path.sub_attr.as_deref().or(attr.sub_attr.as_deref());
+    // Okta may echo a member's `display`; RFC 7643 §8.7.1 members have none to set.
+    if kind == ResourceKind::Group && def.name == "members" && sub_name.is_some_and(|s| s.eq_ignore_ascii_case("display")) {
+        return Ok(Target::Ignored);
+    }
+    let sub = match sub_name {
         None => None,
         Some(_) if def.ty != AttrType::Complex => {
             return Err(ScimError::invalid_path(format!("'{}' has no sub-attributes", def.name)));

@@ -1,0 +1,138 @@
+//! Drives the whole app (routing, SCIM, management API) natively through
+//! `app::handle` on an in-memory SQLite with every migration applied: the
+//! same SQL D1 runs, without HTTP. The clock is controlled by the test.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use rollcall::app::{self, Config, HttpRequest, HttpResponse, Services};
+use rollcall::storage::sqlite::{block_on, Sqlite};
+use rollcall::support::ids::Entropy;
+use rollcall::support::time::Millis;
+use serde_json::{json, Value};
+use std::cell::Cell;
+
+pub const ADMIN: &str = "native-admin-key";
+pub const ORIGIN: &str = "https://rollcall.test";
+
+/// Deterministic entropy (xorshift); tests never depend on its values.
+pub struct Xorshift(Cell<u64>);
+impl Entropy for Xorshift {
+    fn fill(&self, buf: &mut [u8]) {
+        for b in buf.iter_mut() {
+            let mut x = self.0.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0.set(x);
+            *b = (x >> 24) as u8;
+        }
+    }
+}
+
+pub struct App {
+    pub db: Sqlite,
+    pub cfg: Config,
+    pub clock: Cell<i64>,
+    entropy: Xorshift,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub raw: HttpResponse,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.raw.get_header(name)
+    }
+}
+
+pub struct Dir {
+    pub id: String,
+    pub org: String,
+    pub token: String,
+    pub base: String,
+}
+
+impl App {
+    pub fn new() -> Self {
+        let cfg = Config {
+            default_hosts: vec!["rollcall.test".into()],
+            admin_api_key: ADMIN.into(),
+            encryption_key: "native-encryption-key".into(),
+            expose_cost: true,
+            ..Config::default()
+        };
+        App { db: Sqlite::open_migrated().unwrap(), cfg, clock: Cell::new(1_795_420_800_000), entropy: Xorshift(Cell::new(0x9E37_79B9_7F4A_7C15)) }
+    }
+
+    /// Moves the clock on (each request also advances it by 1 ms).
+    pub fn advance(&self, ms: i64) {
+        self.clock.set(self.clock.get() + ms);
+    }
+
+    pub fn raw(&self, method: &str, url: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> (Resp, app::Outcome) {
+        self.advance(1);
+        let svc = Services { db: &self.db, cfg: &self.cfg, now: Millis(self.clock.get()), entropy: &self.entropy };
+        let out = block_on(app::handle(&svc, HttpRequest::new(method, url, headers, body)));
+        let raw = out.response();
+        let body = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
+        (Resp { status: raw.status, body, raw }, out)
+    }
+
+    pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+        let headers = vec![("authorization".into(), format!("Bearer {ADMIN}")), ("content-type".into(), "application/json".into())];
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        self.raw(method, &format!("{ORIGIN}{path}"), headers, body).0
+    }
+
+    pub fn new_directory(&self, provider: &str) -> Dir {
+        let org = self.admin("POST", "/v1/organizations", Some(json!({"name": "Acme"})));
+        assert_eq!(org.status, 201, "{:?}", org.body);
+        let d = self.admin("POST", "/v1/directories", Some(json!({"organization_id": org.body["id"], "name": "D", "provider": provider})));
+        assert_eq!(d.status, 201, "{:?}", d.body);
+        Dir {
+            id: d.body["id"].as_str().unwrap().into(),
+            org: org.body["id"].as_str().unwrap().into(),
+            token: d.body["scim"]["bearer_token"].as_str().unwrap().into(),
+            base: d.body["scim"]["base_url"].as_str().unwrap().into(),
+        }
+    }
+
+    /// A SCIM request; `path` is relative to the directory's base URL and
+    /// may carry a query string. Bodies are sent as given (bytes or JSON).
+    pub fn scim(&self, dir: &Dir, method: &str, path: &str, body: Option<Value>) -> Resp {
+        self.scim_with(dir, method, path, body.map(|b| b.to_string().into_bytes()), vec![])
+    }
+
+    pub fn scim_with(&self, dir: &Dir, method: &str, path: &str, body: Option<Vec<u8>>, extra: Vec<(String, String)>) -> Resp {
+        let mut headers = vec![("authorization".into(), format!("Bearer {}", dir.token)), ("content-type".into(), "application/scim+json".into())];
+        headers.extend(extra);
+        self.raw(method, &format!("{}{path}", dir.base), headers, body.unwrap_or_default()).0
+    }
+
+    /// The directory's whole event log, in order.
+    pub fn events(&self, dir: &Dir) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..1000 {
+            let q = match &after {
+                Some(a) => format!("/v1/events?directory_id={}&limit=100&after={a}", dir.id),
+                None => format!("/v1/events?directory_id={}&limit=100", dir.id),
+            };
+            let r = self.admin("GET", &q, None);
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            out.extend(r.body["data"].as_array().unwrap().iter().cloned());
+            match r.body["list_metadata"]["after"].as_str() {
+                Some(a) => after = Some(a.to_string()),
+                None => return out,
+            }
+        }
+        panic!("too many event pages")
+    }
+
+    pub fn event_names(&self, dir: &Dir) -> Vec<String> {
+        self.events(dir).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect()
+    }
+}
