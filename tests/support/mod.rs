@@ -14,7 +14,7 @@ pub const ADMIN: &str = "native-admin-key";
 pub const ORIGIN: &str = "https://rollcall.test";
 
 /// Deterministic entropy (xorshift); tests never depend on its values.
-pub struct Xorshift(Cell<u64>);
+pub struct Xorshift(pub Cell<u64>);
 impl Entropy for Xorshift {
     fn fill(&self, buf: &mut [u8]) {
         for b in buf.iter_mut() {
