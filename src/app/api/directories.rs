@@ -33,6 +33,7 @@ fn token_view(r: &Row) -> Value {
         "object": "directory_token",
         "id": r.str("id"),
         "directory_id": r.str("directory_id"),
+        "type": r.str("kind").unwrap_or("bearer"),
         "hint": r.str("hint"),
         "created_at": r.str("created_at"),
         "last_used_at": r.str("last_used_at"),
@@ -144,32 +145,53 @@ pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
     Ok(out)
 }
 
-pub async fn create_token<D: Db>(svc: &Services<'_, D>, _req: &HttpRequest, directory_id: &str) -> ApiResult {
-    let token = new_token(svc);
+/// `{"type": "bearer"}` (default) or `{"type": "oauth_client"}`: the latter
+/// answers a `client_id` and `client_secret` for the directory's OAuth 2.0
+/// token endpoint (`{base_url}/oauth/token`, client credentials grant).
+pub async fn create_token<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str) -> ApiResult {
+    let b = body(req)?;
+    let kind = super::optional_str(&b, "type")?.unwrap_or_else(|| "bearer".into());
+    if kind != "bearer" && kind != "oauth_client" {
+        return Err(ApiError::invalid("type must be bearer or oauth_client"));
+    }
+    let mut token = new_token(svc);
+    if kind == "oauth_client" {
+        token.secret = format!("rcc_{}", b64url(&svc.ids().random_bytes(32)));
+        token.hash = sha256_hex(token.secret.as_bytes());
+        token.hint = token.secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    }
     let now = svc.now_text();
     let r = svc
         .db
         .batch(vec![
             stmt!("INSERT INTO guard (reason) SELECT 'directory' WHERE NOT EXISTS (SELECT 1 FROM directories WHERE id = ?1 AND state <> 'deleting')", directory_id),
             stmt!(
-                "INSERT INTO directory_tokens (id, directory_id, token_hash, hint, created_at) SELECT ?1, ?2, ?3, ?4, ?5 WHERE (SELECT count(*) FROM directory_tokens WHERE directory_id = ?2) < ?6",
+                "INSERT INTO directory_tokens (id, directory_id, kind, token_hash, hint, created_at) SELECT ?1, ?2, ?7, ?3, ?4, ?5 \
+                 WHERE (SELECT count(*) FROM directory_tokens WHERE directory_id = ?2 AND kind = ?7) < ?6",
                 token.id.as_str(),
                 directory_id,
                 token.hash,
                 token.hint,
                 now,
-                MAX_TOKENS
+                MAX_TOKENS,
+                kind.as_str()
             ),
-            stmt!("SELECT id, directory_id, hint, created_at, last_used_at FROM directory_tokens WHERE id = ?1", token.id.as_str()),
+            stmt!("SELECT id, directory_id, kind, hint, created_at, last_used_at FROM directory_tokens WHERE id = ?1", token.id.as_str()),
         ])
         .await
         .map_err(|e| match e {
             DbError::Precondition => ApiError::not_found("Directory not found"),
             e => internal(e),
         })?;
-    let mut v = first(&r, 2).map(token_view).ok_or_else(|| ApiError::conflict(format!("A directory has at most {MAX_TOKENS} tokens; delete one first")))?;
+    let mut v = first(&r, 2).map(token_view).ok_or_else(|| ApiError::conflict(format!("A directory has at most {MAX_TOKENS} live tokens of a type; delete one first")))?;
     if let Some(o) = v.as_object_mut() {
-        o.insert("token".into(), json!(token.secret));
+        if kind == "oauth_client" {
+            o.insert("client_id".into(), json!(token.id));
+            o.insert("client_secret".into(), json!(token.secret));
+            o.insert("token_url".into(), json!(format!("{}/scim/v2/{directory_id}/oauth/token", req.origin())));
+        } else {
+            o.insert("token".into(), json!(token.secret));
+        }
     }
     ok(201, &v)
 }
@@ -179,7 +201,7 @@ pub async fn list_tokens<D: Db>(svc: &Services<'_, D>, directory_id: &str) -> Ap
         .db
         .batch(vec![
             stmt!("SELECT count(*) AS n FROM directories WHERE id = ?1", directory_id),
-            stmt!("SELECT id, directory_id, hint, created_at, last_used_at FROM directory_tokens WHERE directory_id = ?1 ORDER BY id", directory_id),
+            stmt!("SELECT id, directory_id, kind, hint, created_at, last_used_at FROM directory_tokens WHERE directory_id = ?1 ORDER BY id", directory_id),
         ])
         .await
         .map_err(internal)?;

@@ -30,26 +30,35 @@ pub struct Credential<'a> {
     pub token: &'a str,
     pub host: &'a str,
     pub default_host: bool,
+    /// The OAuth client of a valid access token (see `oauth`), if it is one.
+    pub oauth_client: Option<String>,
 }
 
 /// Statements to put first in the request's read batch.
 pub fn statements(c: &Credential, now: &str, touch_before: &str) -> Vec<Stmt> {
-    let hash = sha256_hex(c.token.as_bytes());
+    // A bearer token is found by its hash; an access token by its client,
+    // which must still exist (deleting the client revokes its tokens).
+    let (token_match, key) = match &c.oauth_client {
+        Some(client) => ("t.id = ?2 AND t.kind = 'oauth_client'", client.clone()),
+        None => ("t.token_hash = ?2 AND t.kind = 'bearer'", sha256_hex(c.token.as_bytes())),
+    };
     vec![
         stmt!(
-            "SELECT d.id, d.organization_id, d.name, d.provider, d.state, d.created_at, d.updated_at, \
-               (SELECT t.id FROM directory_tokens t WHERE t.token_hash = ?2 AND t.directory_id = d.id) AS token_id, \
-               (?4 = 1 OR EXISTS (SELECT 1 FROM domains dm WHERE dm.hostname = ?3 AND dm.organization_id = d.organization_id)) AS host_ok \
-             FROM directories d WHERE d.id = ?1",
+            format!(
+                "SELECT d.id, d.organization_id, d.name, d.provider, d.state, d.created_at, d.updated_at, \
+                   (SELECT t.id FROM directory_tokens t WHERE {token_match} AND t.directory_id = d.id) AS token_id, \
+                   (?4 = 1 OR EXISTS (SELECT 1 FROM domains dm WHERE dm.hostname = ?3 AND dm.organization_id = d.organization_id)) AS host_ok \
+                 FROM directories d WHERE d.id = ?1"
+            ),
             c.directory_id,
-            hash.as_str(),
+            key.as_str(),
             c.host,
             c.default_host
         ),
         stmt!(
-            "UPDATE directory_tokens SET last_used_at = ?1 WHERE token_hash = ?2 AND directory_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?4)",
+            format!("UPDATE directory_tokens SET last_used_at = ?1 WHERE {} AND directory_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?4)", token_match.replace("t.", "")),
             now,
-            hash,
+            key,
             c.directory_id,
             touch_before
         ),

@@ -31,7 +31,7 @@ pub async fn service_provider_config<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<Http
             "authenticationSchemes": [{
                 "type": "oauthbearertoken",
                 "name": "OAuth Bearer Token",
-                "description": "The directory's bearer token, sent as Authorization: Bearer <token>",
+                "description": "The directory's bearer token, or an access token from {base_url}/oauth/token (client credentials), sent as Authorization: Bearer <token>",
                 "specUri": "https://www.rfc-editor.org/info/rfc6750",
                 "primary": true
             }],

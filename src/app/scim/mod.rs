@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod groups;
 pub mod list;
 pub mod members;
+pub mod oauth;
 pub mod render;
 pub mod users;
 pub mod write;
@@ -105,13 +106,28 @@ pub fn error_response(e: &ScimError) -> HttpResponse {
 }
 
 pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str, rest: &[&str]) -> Outcome {
+    if rest == ["oauth", "token"] {
+        let r = if req.method == "POST" { oauth::token(svc, req, directory_id).await } else { error_response(&ScimError::method_not_allowed()) };
+        return Outcome::respond(r);
+    }
     let Some(token) = req.bearer() else {
         return Outcome::respond(error_response(&ScimError::unauthorized()));
     };
     let ctx = Ctx {
         svc,
         req,
-        cred: Credential { directory_id, token, host: &req.host, default_host: svc.cfg.is_default_host(&req.host) },
+        cred: Credential {
+            directory_id,
+            token,
+            host: &req.host,
+            default_host: svc.cfg.is_default_host(&req.host),
+            oauth_client: if token.starts_with(oauth::ACCESS_PREFIX) {
+                // A forged or expired access token matches no client: 401.
+                Some(oauth::verify(&svc.cfg.encryption_key, token, directory_id, svc.now).unwrap_or_default())
+            } else {
+                None
+            },
+        },
         base: format!("{}/scim/v2/{directory_id}", req.origin()),
         publish: RefCell::new(Vec::new()),
     };
