@@ -66,7 +66,8 @@ CREATE TABLE users (
 -- userName is unique per directory, compared case-insensitively (RFC 7643 §4.1.1 caseExact false).
 CREATE UNIQUE INDEX users_user_name ON users (directory_id, user_name COLLATE NOCASE);
 CREATE INDEX users_directory ON users (directory_id, id);
-CREATE INDEX users_external_id ON users (directory_id, external_id);
+-- Ends in id so an externalId match comes out in the list order (no scan of the directory to sort).
+CREATE INDEX users_external_id ON users (directory_id, external_id, id);
 
 CREATE TABLE groups (
   id           TEXT PRIMARY KEY,
@@ -80,7 +81,7 @@ CREATE TABLE groups (
 );
 CREATE UNIQUE INDEX groups_display_name ON groups (directory_id, display_name COLLATE NOCASE);
 CREATE INDEX groups_directory ON groups (directory_id, id);
-CREATE INDEX groups_external_id ON groups (directory_id, external_id);
+CREATE INDEX groups_external_id ON groups (directory_id, external_id, id);
 
 -- One row per membership, so a change to one member never reads or rewrites the others.
 CREATE TABLE memberships (

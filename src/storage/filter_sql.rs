@@ -253,7 +253,9 @@ fn relation(scope: &Scope, _sub: Option<&str>, filter: &Filter, out: &mut Fragme
         ResourceKind::Group => ("group_id", "user_id", format!("(SELECT coalesce(du.display_name, du.user_name) FROM users du WHERE du.id = {mx}.user_id)")),
         ResourceKind::User => ("user_id", "group_id", format!("(SELECT dg.display_name FROM groups dg WHERE dg.id = {mx}.group_id)")),
     };
-    out.sql.push_str(&format!("{a}.id IN (SELECT {mx}.{own} FROM memberships {mx} WHERE {mx}.directory_id = ? AND "));
+    // `+` keeps the directory test off the index choice, so the lookup runs
+    // on the membership keys (group, user) the filter names.
+    out.sql.push_str(&format!("{a}.id IN (SELECT {mx}.{own} FROM memberships {mx} WHERE +{mx}.directory_id = ? AND "));
     out.params.push(SqlValue::Text(scope.directory_id.to_string()));
     relation_cond(&mx, other, &other_display, filter, out)?;
     out.sql.push(')');
@@ -291,6 +293,10 @@ fn relation_cond(mx: &str, other: &str, display: &str, filter: &Filter, out: &mu
 }
 
 /// One comparison, typed by the attribute (RFC 7644 §3.4.2.2 table 3).
+/// A comparison with an absent attribute is NULL, which and/or treat as
+/// false; only `not` needs a definite answer and coalesces its operand.
+/// Keeping comparisons bare lets SQLite use the indexes (`coalesce(x = ?)`
+/// would scan the directory).
 fn compare(expr: &str, ty: AttrType, case_exact: bool, op: CompareOp, value: &CompValue, out: &mut Fragment) -> Result<(), ScimError> {
     use CompareOp::*;
     if let CompValue::Null = value {
@@ -305,12 +311,12 @@ fn compare(expr: &str, ty: AttrType, case_exact: bool, op: CompareOp, value: &Co
     let param = typed_value(ty, op, value)?;
     let collate = if case_exact || !matches!(ty, AttrType::String | AttrType::Reference) { "" } else { " COLLATE NOCASE" };
     let sql = match op {
-        Eq => format!("coalesce({expr} = ?{collate}, 0)"),
+        Eq => format!("{expr} = ?{collate}"),
         Ne => format!("({expr} IS NULL OR {expr} <> ?{collate})"),
-        Gt => format!("coalesce({expr} > ?{collate}, 0)"),
-        Ge => format!("coalesce({expr} >= ?{collate}, 0)"),
-        Lt => format!("coalesce({expr} < ?{collate}, 0)"),
-        Le => format!("coalesce({expr} <= ?{collate}, 0)"),
+        Gt => format!("{expr} > ?{collate}"),
+        Ge => format!("{expr} >= ?{collate}"),
+        Lt => format!("{expr} < ?{collate}"),
+        Le => format!("{expr} <= ?{collate}"),
         Co | Sw | Ew => {
             let s = match &param {
                 SqlValue::Text(s) => s.clone(),
@@ -318,9 +324,9 @@ fn compare(expr: &str, ty: AttrType, case_exact: bool, op: CompareOp, value: &Co
             };
             if case_exact {
                 let sql = match op {
-                    Co => format!("coalesce(instr({expr}, ?) > 0, 0)"),
-                    Sw => format!("coalesce(substr({expr}, 1, length(?)) = ?, 0)"),
-                    _ => format!("coalesce(substr({expr}, -length(?)) = ?, 0)"),
+                    Co => format!("instr({expr}, ?) > 0"),
+                    Sw => format!("substr({expr}, 1, length(?)) = ?"),
+                    _ => format!("substr({expr}, -length(?)) = ?"),
                 };
                 out.params.push(SqlValue::Text(s.clone()));
                 if op != Co {
@@ -336,7 +342,7 @@ fn compare(expr: &str, ty: AttrType, case_exact: bool, op: CompareOp, value: &Co
                 _ => format!("%{escaped}"),
             };
             out.params.push(SqlValue::Text(pattern));
-            out.sql.push_str(&format!("coalesce({expr} LIKE ? ESCAPE '\\', 0)"));
+            out.sql.push_str(&format!("{expr} LIKE ? ESCAPE '\\'"));
             return Ok(());
         }
     };

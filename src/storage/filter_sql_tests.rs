@@ -140,8 +140,11 @@ fn group_membership_filters_use_the_membership_rows() {
     let mut params = vec![SqlValue::Text("d1".into())];
     params.extend(frag.params);
     let sql = format!("SELECT g.id FROM groups g WHERE g.directory_id = ? AND ({})", frag.sql);
-    let r = block_on(db.batch(vec![Stmt::new(sql, params)])).unwrap();
+    let r = block_on(db.batch(vec![Stmt::new(sql.clone(), params.clone())])).unwrap();
     assert_eq!(r[0].rows.len(), 1);
+    let plan = block_on(db.batch(vec![Stmt::new(format!("EXPLAIN QUERY PLAN {sql}"), params)])).unwrap();
+    let plan: Vec<String> = plan[0].rows.iter().map(|r| r.string("detail")).collect();
+    assert!(plan.iter().any(|d| d.contains("INDEX memberships_user (user_id=?)")), "{plan:?}");
 }
 
 #[test]
@@ -168,4 +171,22 @@ fn stmt_param_order_matches_placeholders() {
     let frag = where_clause(&Scope { kind: ResourceKind::User, alias: "u", directory_id: "d1" }, &f).unwrap();
     assert_eq!(frag.sql.matches('?').count(), frag.params.len());
     assert_eq!(frag.params, vec![SqlValue::Text("a%".into()), SqlValue::Text("%b%".into()), SqlValue::Text("c".into())]);
+}
+
+#[test]
+fn indexed_equality_filters_use_the_index() {
+    let db = db();
+    let plan = |filter: &str| {
+        let f = parse_filter(filter).unwrap();
+        let frag = where_clause(&Scope { kind: ResourceKind::User, alias: "u", directory_id: "d1" }, &f).unwrap();
+        let mut params = vec![SqlValue::Text("d1".into())];
+        params.extend(frag.params);
+        let sql = format!("EXPLAIN QUERY PLAN SELECT u.id FROM users u WHERE u.directory_id = ? AND ({})", frag.sql);
+        let r = block_on(db.batch(vec![Stmt::new(sql, params)])).unwrap();
+        r[0].rows.iter().map(|r| r.string("detail")).collect::<Vec<_>>().join("; ")
+    };
+    assert!(plan(r#"userName eq "a@b.c""#).contains("users_user_name"), "{}", plan(r#"userName eq "a@b.c""#));
+    assert!(plan(r#"externalId eq "e""#).contains("users_external_id"), "{}", plan(r#"externalId eq "e""#));
+    let g = plan(r#"groups.value eq "g""#);
+    assert!(g.contains("mx1 USING PRIMARY KEY (group_id=?)"), "{g}");
 }
