@@ -325,3 +325,26 @@ fn token_rotation_allows_two_live_tokens() {
     assert_eq!(app.scim(&dir, "GET", "/Users", None).status, 401);
     assert_eq!(app.scim(&new, "GET", "/Users", None).status, 200);
 }
+
+#[test]
+fn a_warm_isolate_still_checks_every_create_credential() {
+    let app = App::new();
+    let dir = app.new_directory("okta");
+    let other = app.new_directory("okta");
+    // Warm: the directory's organisation is now known, creates take one round trip.
+    user(&app, &dir, "warm@x.io");
+    let one = app.scim(&dir, "POST", "/Users", Some(json!({"userName": "fast@x.io"})));
+    assert_eq!((one.status, one.header("x-rollcall-d1-calls")), (201, Some("1")));
+    let g = app.scim(&dir, "POST", "/Groups", Some(json!({"displayName": "Fast"})));
+    assert_eq!((g.status, g.header("x-rollcall-d1-calls")), (201, Some("1")));
+    let forged = Dir { token: other.token.clone(), id: dir.id.clone(), org: dir.org.clone(), base: dir.base.clone() };
+    assert_scim_error(&app.scim(&forged, "POST", "/Users", Some(json!({"userName": "evil@x.io"}))), 401, None);
+    assert_scim_error(&app.scim(&forged, "POST", "/Groups", Some(json!({"displayName": "Evil"}))), 401, None);
+    let dup = app.scim(&dir, "POST", "/Users", Some(json!({"userName": "FAST@x.io"})));
+    assert_scim_error(&dup, 409, Some("uniqueness"));
+    assert_eq!(app.scim(&dir, "GET", "/Users", None).body["totalResults"], 2);
+    let wrong_host = app.raw("POST", &format!("https://elsewhere.test/scim/v2/{}/Users", dir.id), vec![("authorization".into(), format!("Bearer {}", dir.token))], json!({"userName": "h@x.io"}).to_string().into_bytes()).0;
+    assert_eq!(wrong_host.status, 404);
+    assert_eq!(app.admin("DELETE", &format!("/v1/directories/{}", dir.id), None).status, 202);
+    assert_eq!(app.scim(&dir, "POST", "/Users", Some(json!({"userName": "late@x.io"}))).status, 404);
+}

@@ -35,13 +35,29 @@ pub struct Credential<'a> {
 }
 
 /// Statements to put first in the request's read batch.
-pub fn statements(c: &Credential, now: &str, touch_before: &str) -> Vec<Stmt> {
-    // A bearer token is found by its hash; an access token by its client,
-    // which must still exist (deleting the client revokes its tokens).
-    let (token_match, key) = match &c.oauth_client {
+/// A bearer token is found by its hash; an access token by its client,
+/// which must still exist (deleting the client revokes its tokens). The
+/// condition reads `?2`.
+fn token_match(c: &Credential) -> (&'static str, String) {
+    match &c.oauth_client {
         Some(client) => ("t.id = ?2 AND t.kind = 'oauth_client'", client.clone()),
         None => ("t.token_hash = ?2 AND t.kind = 'bearer'", sha256_hex(c.token.as_bytes())),
-    };
+    }
+}
+
+fn touch(c: &Credential, now: &str, touch_before: &str) -> Stmt {
+    let (token_match, key) = token_match(c);
+    stmt!(
+        format!("UPDATE directory_tokens SET last_used_at = ?1 WHERE {} AND directory_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?4)", token_match.replace("t.", "")),
+        now,
+        key,
+        c.directory_id,
+        touch_before
+    )
+}
+
+pub fn statements(c: &Credential, now: &str, touch_before: &str) -> Vec<Stmt> {
+    let (token_match, key) = token_match(c);
     vec![
         stmt!(
             format!(
@@ -55,14 +71,57 @@ pub fn statements(c: &Credential, now: &str, touch_before: &str) -> Vec<Stmt> {
             c.host,
             c.default_host
         ),
-        stmt!(
-            format!("UPDATE directory_tokens SET last_used_at = ?1 WHERE {} AND directory_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?4)", token_match.replace("t.", "")),
-            now,
-            key,
-            c.directory_id,
-            touch_before
-        ),
+        touch(c, now, touch_before),
     ]
+}
+
+/// The credential check as a precondition of a write batch: aborts it
+/// unless the token, hostname and a linked directory all match. Used when
+/// the directory's organisation is already known (see [`known_org`]), so a
+/// create needs one D1 round trip; on any failure the caller falls back to
+/// [`read`], which says precisely what is wrong.
+pub fn guard_statements<D: Db>(svc: &Services<'_, D>, c: &Credential) -> Vec<Stmt> {
+    let (token_match, key) = token_match(c);
+    let now = svc.now_text();
+    let touch_before = svc.now.plus_seconds(-TOUCH_EVERY_SECONDS).to_rfc3339();
+    vec![
+        stmt!(
+            format!(
+                "INSERT INTO guard (reason) SELECT 'auth' WHERE NOT EXISTS (SELECT 1 FROM directories d JOIN directory_tokens t ON t.directory_id = d.id \
+                 WHERE d.id = ?1 AND d.state = 'linked' AND {token_match} \
+                 AND (?4 = 1 OR EXISTS (SELECT 1 FROM domains dm WHERE dm.hostname = ?3 AND dm.organization_id = d.organization_id)))"
+            ),
+            c.directory_id,
+            key,
+            c.host,
+            c.default_host
+        ),
+        touch(c, &now, &touch_before),
+    ]
+}
+
+thread_local! {
+    /// Directory → organisation, learnt from successful auth reads. A
+    /// directory never changes organisation, so entries never go stale.
+    static ORGS: std::cell::RefCell<std::collections::HashMap<String, String>> = std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Bound on [`ORGS`]; cleared when full (it refills from the next reads).
+const ORG_CACHE_MAX: usize = 10_000;
+
+/// The organisation of a directory this isolate has authenticated before.
+pub fn known_org(directory_id: &str) -> Option<String> {
+    ORGS.with(|m| m.borrow().get(directory_id).cloned())
+}
+
+fn remember_org(directory_id: &str, organization_id: &str) {
+    ORGS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= ORG_CACHE_MAX {
+            m.clear();
+        }
+        m.insert(directory_id.to_string(), organization_id.to_string());
+    });
 }
 
 /// How many statements [`statements`] puts before the caller's reads.
@@ -84,6 +143,7 @@ pub async fn read<D: Db>(svc: &Services<'_, D>, c: &Credential<'_>, reads: Vec<S
         return Err(ScimError::unauthorized());
     }
     let mut authed = Authed { directory_id: row.string("id"), organization_id: row.string("organization_id"), activated: None };
+    remember_org(&authed.directory_id, &authed.organization_id);
     if row.str("state") == Some("pending") {
         authed.activated = activate(svc, &row).await?;
     }

@@ -92,27 +92,36 @@ pub async fn create<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimErr
     let normalized = normalize(ResourceKind::Group, &ctx.body()?)?;
     let ids = normalized.members.clone().unwrap_or_default();
     ctx.projection()?;
+    let gid = ctx.svc.ids().make("group");
+    let now = ctx.svc.now_text();
+    let record = |directory_id: &str| GroupRecord {
+        id: gid.clone(),
+        directory_id: directory_id.to_string(),
+        resource: normalized.resource.clone(),
+        version: 1,
+        created_at: now.clone(),
+        updated_at: now.clone(),
+    };
+    let build = |authed: &super::auth::Authed, users: &BTreeMap<String, UserRecord>| {
+        let group = record(&authed.directory_id);
+        let after_set: BTreeSet<String> = ids.iter().cloned().collect();
+        let (before, after) = slices(&authed.organization_id, None, Some(&group), &BTreeSet::new(), &after_set, users);
+        let mut stmts = vec![sql::insert_group(&group), sql::adjust_count(&authed.directory_id, ResourceKind::Group, 1)];
+        stmts.extend(sql::add_members(&authed.directory_id, &group.id, &ids, &now));
+        Write { stmts, before, after, tail: Vec::new() }
+    };
+    // Without members nothing needs reading first: one round trip.
+    if ids.is_empty() && ctx.fast_create(|a| build(a, &BTreeMap::new()), TAKEN).await?.is_some() {
+        return respond(ctx, 201, &record(ctx.cred.directory_id), Some(&[]));
+    }
     for _ in 0..MAX_ATTEMPTS {
         let dir = ctx.cred.directory_id;
         let (authed, results) = ctx.read(if ids.is_empty() { Vec::new() } else { vec![sql::select_users_by_ids(dir, &ids)] }).await?;
         let users = user_map(&results, 0);
         check_known(&ids, &users)?;
-        let now = ctx.svc.now_text();
-        let group = GroupRecord {
-            id: ctx.svc.ids().make("group"),
-            directory_id: authed.directory_id.clone(),
-            resource: normalized.resource.clone(),
-            version: 1,
-            created_at: now.clone(),
-            updated_at: now.clone(),
-        };
-        let after_set: BTreeSet<String> = ids.iter().cloned().collect();
-        let (before, after) = slices(&authed.organization_id, None, Some(&group), &BTreeSet::new(), &after_set, &users);
-        let mut stmts = vec![sql::insert_group(&group), sql::adjust_count(&authed.directory_id, ResourceKind::Group, 1)];
-        stmts.extend(sql::add_members(&authed.directory_id, &group.id, &ids, &now));
-        if ctx.commit(&authed, Write { stmts, before, after, tail: Vec::new() }, TAKEN).await?.is_some() {
+        if ctx.commit(&authed, build(&authed, &users), TAKEN).await?.is_some() {
             let refs = refs_from_users(ids.iter(), &users);
-            return respond(ctx, 201, &group, Some(&refs));
+            return respond(ctx, 201, &record(&authed.directory_id), Some(&refs));
         }
     }
     Err(ScimError::too_many_requests(1))

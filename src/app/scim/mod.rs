@@ -39,6 +39,29 @@ impl<D: Db> Ctx<'_, '_, D> {
         Ok((authed, results))
     }
 
+    /// A create in one round trip: the credential check travels as guards in
+    /// the write batch. Ok(None) when it cannot be used or did not pass (the
+    /// caller then takes the read-then-write path, which reports the cause).
+    pub async fn fast_create(&self, build: impl Fn(&Authed) -> write::Write, unique: &str) -> Result<Option<Authed>, ScimError> {
+        let Some(org) = auth::known_org(self.cred.directory_id) else {
+            return Ok(None);
+        };
+        let authed = Authed { directory_id: self.cred.directory_id.to_string(), organization_id: org, activated: None };
+        let mut w = build(&authed);
+        let mut stmts = auth::guard_statements(self.svc, &self.cred);
+        stmts.append(&mut w.stmts);
+        w.stmts = stmts;
+        match write::commit(self.svc, &authed, w).await {
+            Ok(c) => {
+                self.publish.borrow_mut().extend(c.event_ids);
+                Ok(Some(authed))
+            }
+            Err(DbError::Precondition) => Ok(None),
+            Err(DbError::Unique(_)) => Err(ScimError::uniqueness(unique.to_string())),
+            Err(e) => Err(auth::internal(e)),
+        }
+    }
+
     /// Commits a write; Ok(None) means a concurrent change: read again.
     pub async fn commit(&self, authed: &Authed, w: write::Write, unique: &str) -> Result<Option<Vec<StmtResult>>, ScimError> {
         match write::commit(self.svc, authed, w).await {

@@ -60,26 +60,33 @@ pub async fn create<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimErr
         normalized.resource.insert("active".into(), Value::Bool(true));
     }
     ctx.projection()?;
-    for _ in 0..MAX_ATTEMPTS {
-        let (authed, _) = ctx.read(Vec::new()).await?;
-        let now = ctx.svc.now_text();
-        let user = UserRecord {
-            id: ctx.svc.ids().make("user"),
-            directory_id: authed.directory_id.clone(),
-            resource: normalized.resource.clone(),
-            version: 1,
-            created_at: now.clone(),
-            updated_at: now,
-        };
+    let id = ctx.svc.ids().make("user");
+    let now = ctx.svc.now_text();
+    let record = |directory_id: &str| UserRecord {
+        id: id.clone(),
+        directory_id: directory_id.to_string(),
+        resource: normalized.resource.clone(),
+        version: 1,
+        created_at: now.clone(),
+        updated_at: now.clone(),
+    };
+    let build = |authed: &super::auth::Authed| {
+        let user = record(&authed.directory_id);
         let after = Slice { users: [(user.id.clone(), user_view(&user, &authed.organization_id, Some(&[])))].into(), ..Default::default() };
-        let w = Write {
+        Write {
             stmts: vec![sql::insert_user(&user), sql::adjust_count(&authed.directory_id, ResourceKind::User, 1)],
             before: Slice::default(),
             after,
             tail: Vec::new(),
-        };
-        if ctx.commit(&authed, w, TAKEN).await?.is_some() {
-            return respond(ctx, 201, &user, &[]);
+        }
+    };
+    if ctx.fast_create(build, TAKEN).await?.is_some() {
+        return respond(ctx, 201, &record(ctx.cred.directory_id), &[]);
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let (authed, _) = ctx.read(Vec::new()).await?;
+        if ctx.commit(&authed, build(&authed), TAKEN).await?.is_some() {
+            return respond(ctx, 201, &record(&authed.directory_id), &[]);
         }
     }
     Err(ScimError::too_many_requests(1))
