@@ -32,9 +32,9 @@ def free_port() -> int:
 
 def toolchain_env() -> dict:
     env = dict(os.environ)
-    home = Path.home()
-    env["PATH"] = f"{home}/.cargo/bin:{ROOT}/node_modules/.bin:" + env.get("PATH", "")
-    env["WASM_BINDGEN_BIN"] = str(home / ".cargo/bin/wasm-bindgen")
+    cargo_bin = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo")) / "bin"
+    env["PATH"] = f"{cargo_bin}:{ROOT}/node_modules/.bin:" + env.get("PATH", "")
+    env["WASM_BINDGEN_BIN"] = str(cargo_bin / "wasm-bindgen")
     env["ESBUILD_BIN"] = str(ROOT / "node_modules/.bin/esbuild")
     env["WASM_OPT_BIN"] = str(ROOT / "node_modules/.bin/wasm-opt")
     env["WRANGLER_SEND_METRICS"] = "false"
