@@ -10,7 +10,7 @@ use crate::storage::{Db, DbError, RowExt};
 
 /// Rows per statement when purging a directory.
 const PURGE_CHUNK: i64 = 500;
-/// Purge batches per invocation (each removes up to 3 × PURGE_CHUNK rows).
+/// Purge batches per invocation (each removes up to 4 × PURGE_CHUNK rows).
 const PURGE_ROUNDS: usize = 40;
 /// Messages republished per sweep.
 const SWEEP_LIMIT: i64 = 500;
@@ -58,16 +58,21 @@ pub async fn purge_directory<D: Db>(svc: &Services<'_, D>, id: &str) -> Result<b
                     id,
                     PURGE_CHUNK
                 ),
+                stmt!(
+                    "DELETE FROM user_emails WHERE (user_id, value) IN (SELECT user_id, value FROM user_emails WHERE directory_id = ?1 LIMIT ?2)",
+                    id,
+                    PURGE_CHUNK
+                ),
                 stmt!("DELETE FROM users WHERE id IN (SELECT id FROM users WHERE directory_id = ?1 LIMIT ?2)", id, PURGE_CHUNK),
                 stmt!("DELETE FROM groups WHERE id IN (SELECT id FROM groups WHERE directory_id = ?1 LIMIT ?2)", id, PURGE_CHUNK),
                 stmt!(
                     "SELECT EXISTS (SELECT 1 FROM memberships WHERE directory_id = ?1) OR EXISTS (SELECT 1 FROM users WHERE directory_id = ?1) \
-                     OR EXISTS (SELECT 1 FROM groups WHERE directory_id = ?1) AS more",
+                     OR EXISTS (SELECT 1 FROM groups WHERE directory_id = ?1) OR EXISTS (SELECT 1 FROM user_emails WHERE directory_id = ?1) AS more",
                     id
                 ),
             ])
             .await?;
-        if first(&r, 3).and_then(|row| row.int("more")) == Some(0) {
+        if first(&r, 4).and_then(|row| row.int("more")) == Some(0) {
             svc.db
                 .batch(vec![stmt!("DELETE FROM directories WHERE id = ?1 AND state = 'deleting'", id), stmt!("DELETE FROM directory_tokens WHERE directory_id = ?1", id)])
                 .await?;

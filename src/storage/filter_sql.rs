@@ -156,11 +156,18 @@ fn emit(scope: &Scope, filter: &Filter, out: &mut Fragment, n: &mut usize) -> Re
             Target::Scalar { expr, ty, case_exact } => compare(&expr, ty, case_exact, *op, value, out)?,
             Target::Array { array_path, sub, elem } => {
                 let sub = sub.or_else(|| schema::find(elem, "value")).ok_or_else(|| bad(format!("{path} needs a sub-attribute")))?;
+                let narrowed = match (op, value) {
+                    (CompareOp::Eq, CompValue::String(v)) if sub.name == "value" => email_index(scope, &array_path, v, out),
+                    _ => false,
+                };
                 let je = next_alias(n, "je");
                 let ex = format!("json_extract({je}.value, {})", sql_str(&json_path(&[sub.name])));
                 out.sql.push_str(&format!("EXISTS (SELECT 1 FROM json_each({}.resource, {}) {je} WHERE ", scope.alias, sql_str(&array_path)));
                 compare(&ex, sub.ty, sub.case_exact, *op, value, out)?;
                 out.sql.push(')');
+                if narrowed {
+                    out.sql.push(')');
+                }
             }
             Target::Relation { sub } => relation(scope, sub.as_deref(), &Filter::Compare { path: AttrPath::named(sub.clone().unwrap_or_else(|| "value".into())), op: *op, value: value.clone() }, out, n)?,
         },
@@ -188,16 +195,52 @@ fn emit(scope: &Scope, filter: &Filter, out: &mut Fragment, n: &mut usize) -> Re
         },
         Filter::ValuePath { attr, filter } => match resolve(scope, attr)? {
             Target::Array { array_path, elem, .. } => {
+                let narrowed = match conjunct_value_eq(filter) {
+                    Some(v) => email_index(scope, &array_path, &v, out),
+                    None => false,
+                };
                 let je = next_alias(n, "je");
                 out.sql.push_str(&format!("EXISTS (SELECT 1 FROM json_each({}.resource, {}) {je} WHERE ", scope.alias, sql_str(&array_path)));
                 emit_element(&je, elem, filter, out)?;
                 out.sql.push(')');
+                if narrowed {
+                    out.sql.push(')');
+                }
             }
             Target::Relation { .. } => relation(scope, None, filter, out, n)?,
             Target::Scalar { .. } => return Err(bad(format!("{attr} is not multi-valued"))),
         },
     }
     Ok(())
+}
+
+/// Opens `(u.id IN (…user_emails…) AND ` when an email equality can use the
+/// `user_emails` index (the JSON test that follows stays, for exactness).
+/// Returns whether it did, so the caller closes the parenthesis.
+fn email_index(scope: &Scope, array_path: &str, value: &str, out: &mut Fragment) -> bool {
+    if scope.kind != ResourceKind::User || array_path != json_path(&["emails"]) {
+        return false;
+    }
+    out.sql.push_str(&format!(
+        "({}.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.directory_id = ? AND ue.value = ? COLLATE NOCASE) AND ",
+        scope.alias
+    ));
+    out.params.push(SqlValue::Text(scope.directory_id.to_string()));
+    out.params.push(SqlValue::Text(value.to_string()));
+    true
+}
+
+/// `value eq "x"` when it is one of the top-level conjuncts of a value filter.
+fn conjunct_value_eq(filter: &Filter) -> Option<String> {
+    match filter {
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::String(v) }
+            if path.uri.is_none() && path.sub_attr.is_none() && path.name.eq_ignore_ascii_case("value") =>
+        {
+            Some(v.clone())
+        }
+        Filter::And(l, r) => conjunct_value_eq(l).or_else(|| conjunct_value_eq(r)),
+        _ => None,
+    }
 }
 
 fn next_alias(n: &mut usize, base: &str) -> String {

@@ -32,7 +32,10 @@ fn db() -> Sqlite {
             )
         })
         .collect();
-    stmts.push(stmt!("INSERT INTO users (id, directory_id, user_name, active, resource, created_at, updated_at) VALUES ('user_x', 'd2', 'bjensen@example.com', 1, '{}', 't', 't')"));
+    stmts.push(stmt!("INSERT INTO users (id, directory_id, user_name, active, resource, created_at, updated_at) VALUES ('user_x', 'd2', 'bjensen@example.com', 1, '{\"emails\":[{\"value\":\"babs@jensen.org\"}]}', 't', 't')"));
+    for id in ["user_a", "user_b", "user_c", "user_x"] {
+        stmts.push(crate::storage::scim_sql::index_emails(id));
+    }
     stmts.push(stmt!("INSERT INTO groups (id, directory_id, display_name, resource, created_at, updated_at) VALUES ('group_1', 'd1', 'Admins', '{}', 't', 't')"));
     stmts.push(stmt!("INSERT INTO memberships (group_id, user_id, directory_id, created_at) VALUES ('group_1', 'user_b', 'd1', 't')"));
     block_on(db.batch(stmts)).unwrap();
@@ -189,4 +192,22 @@ fn indexed_equality_filters_use_the_index() {
     assert!(plan(r#"externalId eq "e""#).contains("users_external_id"), "{}", plan(r#"externalId eq "e""#));
     let g = plan(r#"groups.value eq "g""#);
     assert!(g.contains("mx1 USING PRIMARY KEY (group_id=?)"), "{g}");
+}
+
+#[test]
+fn email_matching_uses_the_email_index_and_stays_exact() {
+    let db = db();
+    assert_eq!(users(&db, r#"emails[type eq "work"].value eq "BJENSEN@example.com""#), vec!["user_a"]);
+    assert_eq!(users(&db, r#"emails[value eq "babs@jensen.org" and type eq "home"]"#), vec!["user_a"]);
+    assert!(users(&db, r#"emails[type eq "work"].value eq "babs@jensen.org""#).is_empty());
+    assert_eq!(users(&db, r#"emails eq "babs@jensen.org""#), vec!["user_a"]);
+    let f = parse_filter(r#"emails[type eq "work"].value eq "x@y.z""#).unwrap();
+    let frag = where_clause(&Scope { kind: ResourceKind::User, alias: "u", directory_id: "d1" }, &f).unwrap();
+    let mut params = vec![SqlValue::Text("d1".into())];
+    params.extend(frag.params);
+    let sql = format!("EXPLAIN QUERY PLAN SELECT u.id FROM users u WHERE u.directory_id = ? AND ({}) ORDER BY u.id", frag.sql);
+    let r = block_on(db.batch(vec![Stmt::new(sql, params)])).unwrap();
+    let plan: Vec<String> = r[0].rows.iter().map(|r| r.string("detail")).collect();
+    assert!(plan.iter().any(|d| d.contains("user_emails_value")), "{plan:?}");
+    assert!(!plan.iter().any(|d| d.starts_with("SCAN u")), "{plan:?}");
 }

@@ -69,6 +69,21 @@ pub fn insert_user(u: &UserRecord) -> Stmt {
     )
 }
 
+/// Mirrors the user's `emails[].value` into `user_emails` (after its row is written).
+pub fn index_emails(user_id: &str) -> Stmt {
+    stmt!(
+        "INSERT OR IGNORE INTO user_emails (user_id, directory_id, value) \
+         SELECT u.id, u.directory_id, json_extract(e.value, '$.value') FROM users u, json_each(u.resource, '$.emails') e \
+         WHERE u.id = ?1 AND json_type(e.value, '$.value') = 'text'",
+        user_id
+    )
+}
+
+/// Forgets the user's emails (before re-indexing or deleting it).
+pub fn unindex_emails(user_id: &str) -> Stmt {
+    stmt!("DELETE FROM user_emails WHERE user_id = ?1", user_id)
+}
+
 pub fn update_user(u: &UserRecord) -> Stmt {
     stmt!(
         "UPDATE users SET user_name = ?2, external_id = ?3, display_name = ?4, active = ?5, resource = ?6, version = ?7, updated_at = ?8 WHERE id = ?1",
@@ -88,6 +103,7 @@ pub fn delete_user(id: &str, now: &str) -> Vec<Stmt> {
     vec![
         stmt!("UPDATE groups SET version = version + 1, updated_at = ?2 WHERE id IN (SELECT group_id FROM memberships WHERE user_id = ?1)", id, now),
         stmt!("DELETE FROM memberships WHERE user_id = ?1", id),
+        unindex_emails(id),
         stmt!("DELETE FROM users WHERE id = ?1", id),
     ]
 }

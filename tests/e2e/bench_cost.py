@@ -48,6 +48,8 @@ def measure(worker, size):
     ops["GET /Users/{id}"] = d.scim("GET", f"/Users/{u}")
     ops["GET /Users?filter=userName eq"] = d.scim("GET", f"/Users?filter=userName+eq+%22s{size // 3}%40bench.test%22")
     ops["GET /Users?filter=externalId eq"] = d.scim("GET", f"/Users?filter=externalId+eq+%22ext-s{size // 3}%22")
+    ops["GET /Users?filter=emails[type eq work].value eq"] = d.scim("GET", f"/Users?filter=emails%5Btype+eq+%22work%22%5D.value+eq+%22s{size // 3}%40bench.test%22")
+    ops["GET /Users?filter=emails eq (PingFederate)"] = d.scim("GET", f"/Users?filter=emails+eq+%22s{size // 3}%40bench.test%22")
     ops["GET /Users?count=1 (Okta test)"] = d.scim("GET", "/Users?startIndex=1&count=1")
     ops["GET /Users?count=100 page 1"] = d.scim("GET", "/Users?startIndex=1&count=100")
     ops["PUT /Users/{id}"] = d.scim("PUT", f"/Users/{u}", {"userName": f"s{size // 2}@bench.test", "title": "Changed"})
@@ -61,6 +63,8 @@ def measure(worker, size):
     ops["DELETE /Users/{id}"] = d.scim("DELETE", f"/Users/{new_id}")
     for name, r in ops.items():
         assert r.status_code < 300, f"{name}: {r.status_code} {r.text[:200]}"
+        if "filter=" in name:
+            assert r.json()["totalResults"] == 1, f"{name}: {r.text[:300]}"
     return seed_s, {k: cost(r) for k, r in ops.items()}
 
 

@@ -74,7 +74,7 @@ pub async fn create<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimErr
         let user = record(&authed.directory_id);
         let after = Slice { users: [(user.id.clone(), user_view(&user, &authed.organization_id, Some(&[])))].into(), ..Default::default() };
         Write {
-            stmts: vec![sql::insert_user(&user), sql::adjust_count(&authed.directory_id, ResourceKind::User, 1)],
+            stmts: vec![sql::insert_user(&user), sql::index_emails(&user.id), sql::adjust_count(&authed.directory_id, ResourceKind::User, 1)],
             before: Slice::default(),
             after,
             tail: Vec::new(),
@@ -135,8 +135,12 @@ async fn update<D: Db>(
         let new = UserRecord { resource, version: old.version + 1, updated_at: ctx.svc.now_text(), ..old.clone() };
         let refs = group_refs(&groups);
         let org = &authed.organization_id;
+        let mut stmts = vec![sql::guard_version("users", &old.id, old.version), sql::update_user(&new)];
+        if old.resource.get("emails") != new.resource.get("emails") {
+            stmts.extend([sql::unindex_emails(&new.id), sql::index_emails(&new.id)]);
+        }
         let w = Write {
-            stmts: vec![sql::guard_version("users", &old.id, old.version), sql::update_user(&new)],
+            stmts,
             before: Slice { users: [(old.id.clone(), user_view(&old, org, Some(&refs)))].into(), ..Default::default() },
             after: Slice { users: [(new.id.clone(), user_view(&new, org, Some(&refs)))].into(), ..Default::default() },
             tail: Vec::new(),
