@@ -6,5 +6,6 @@ pub mod patch;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod values;
 
 pub use error::{ScimError, ScimType};

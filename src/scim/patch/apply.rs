@@ -8,7 +8,8 @@ use super::paths::{eq_element, key_ci, resolve, sub_case_exact, Loc, Target};
 use super::{MemberOp, OpKind, PatchOp};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{matches, parse_patch_path, Filter};
-use crate::scim::resource::{self, fix_primary, is_manager, is_unassigned, is_urn, normalize_attr_value};
+use crate::scim::resource::{self, is_unassigned, is_urn, normalize_attr_value};
+use crate::scim::values::{fix_primary, is_manager};
 use crate::scim::schema::{self, AttrDef, AttrType, Mutability, ResourceKind};
 
 /// Applies `ops` in order to a copy of `resource` and writes it back only if
