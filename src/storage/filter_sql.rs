@@ -137,21 +137,36 @@ pub fn where_clause(scope: &Scope, filter: &Filter) -> Result<Fragment, ScimErro
     Ok(f)
 }
 
-fn emit(scope: &Scope, filter: &Filter, out: &mut Fragment, n: &mut usize) -> Result<(), ScimError> {
+/// Writes `and` / `or` / `not` around the comparisons, which `leaf` writes.
+/// `not` coalesces its operand: a comparison with an absent attribute is
+/// NULL, and "not (title eq x)" must hold for a user without a title.
+fn logic(filter: &Filter, out: &mut Fragment, leaf: &mut dyn FnMut(&Filter, &mut Fragment) -> Result<(), ScimError>) -> Result<(), ScimError> {
     match filter {
         Filter::And(l, r) | Filter::Or(l, r) => {
             let op = if matches!(filter, Filter::And(..)) { " AND " } else { " OR " };
             out.sql.push('(');
-            emit(scope, l, out, n)?;
+            logic(l, out, leaf)?;
             out.sql.push_str(op);
-            emit(scope, r, out, n)?;
+            logic(r, out, leaf)?;
             out.sql.push(')');
+            Ok(())
         }
         Filter::Not(inner) => {
             out.sql.push_str("(NOT coalesce(");
-            emit(scope, inner, out, n)?;
+            logic(inner, out, leaf)?;
             out.sql.push_str(", 0))");
+            Ok(())
         }
+        other => leaf(other, out),
+    }
+}
+
+fn emit(scope: &Scope, filter: &Filter, out: &mut Fragment, n: &mut usize) -> Result<(), ScimError> {
+    logic(filter, out, &mut |f, out| emit_leaf(scope, f, out, n))
+}
+
+fn emit_leaf(scope: &Scope, filter: &Filter, out: &mut Fragment, n: &mut usize) -> Result<(), ScimError> {
+    match filter {
         Filter::Compare { path, op, value } => match resolve(scope, path)? {
             Target::Scalar { expr, ty, case_exact } => compare(&expr, ty, case_exact, *op, value, out)?,
             Target::Array { array_path, sub, elem } => {
@@ -169,7 +184,7 @@ fn emit(scope: &Scope, filter: &Filter, out: &mut Fragment, n: &mut usize) -> Re
                     out.sql.push(')');
                 }
             }
-            Target::Relation { sub } => relation(scope, sub.as_deref(), &Filter::Compare { path: AttrPath::named(sub.clone().unwrap_or_else(|| "value".into())), op: *op, value: value.clone() }, out, n)?,
+            Target::Relation { sub } => relation(scope, &Filter::Compare { path: AttrPath::named(sub.clone().unwrap_or_else(|| "value".into())), op: *op, value: value.clone() }, out, n)?,
         },
         Filter::Present(path) => match resolve(scope, path)? {
             // Complex values read as JSON text, so one test serves both.
@@ -186,10 +201,10 @@ fn emit(scope: &Scope, filter: &Filter, out: &mut Fragment, n: &mut usize) -> Re
                     ));
                 }
             },
-            Target::Relation { sub } => {
+            // `members pr` / `groups pr`: every member has a value and type.
+            Target::Relation { .. } => {
                 let a = scope.alias;
                 let col = if scope.kind == ResourceKind::User { "user_id" } else { "group_id" };
-                let _ = sub;
                 out.sql.push_str(&format!("EXISTS (SELECT 1 FROM memberships mp WHERE mp.{col} = {a}.id)"));
             }
         },
@@ -207,9 +222,10 @@ fn emit(scope: &Scope, filter: &Filter, out: &mut Fragment, n: &mut usize) -> Re
                     out.sql.push(')');
                 }
             }
-            Target::Relation { .. } => relation(scope, None, filter, out, n)?,
+            Target::Relation { .. } => relation(scope, filter, out, n)?,
             Target::Scalar { .. } => return Err(bad(format!("{attr} is not multi-valued"))),
         },
+        Filter::And(..) | Filter::Or(..) | Filter::Not(..) => emit(scope, filter, out, n)?,
     }
     Ok(())
 }
@@ -250,20 +266,11 @@ fn next_alias(n: &mut usize, base: &str) -> String {
 
 /// A value filter on one element of a JSON array (`emails[type eq "work"]`).
 fn emit_element(je: &str, elem: &'static [AttrDef], filter: &Filter, out: &mut Fragment) -> Result<(), ScimError> {
+    logic(filter, out, &mut |f, out| element_leaf(je, elem, f, out))
+}
+
+fn element_leaf(je: &str, elem: &'static [AttrDef], filter: &Filter, out: &mut Fragment) -> Result<(), ScimError> {
     match filter {
-        Filter::And(l, r) | Filter::Or(l, r) => {
-            let op = if matches!(filter, Filter::And(..)) { " AND " } else { " OR " };
-            out.sql.push('(');
-            emit_element(je, elem, l, out)?;
-            out.sql.push_str(op);
-            emit_element(je, elem, r, out)?;
-            out.sql.push(')');
-        }
-        Filter::Not(inner) => {
-            out.sql.push_str("(NOT coalesce(");
-            emit_element(je, elem, inner, out)?;
-            out.sql.push_str(", 0))");
-        }
         Filter::Compare { path, op, value } => {
             let def = element_attr(elem, path)?;
             let ex = format!("json_extract({je}.value, {})", sql_str(&json_path(&[def.name])));
@@ -275,6 +282,7 @@ fn emit_element(je: &str, elem: &'static [AttrDef], filter: &Filter, out: &mut F
             out.sql.push_str(&format!("({ex} IS NOT NULL AND {ex} <> '')"));
         }
         Filter::ValuePath { .. } => return Err(bad("Value filters cannot be nested")),
+        Filter::And(..) | Filter::Or(..) | Filter::Not(..) => emit_element(je, elem, filter, out)?,
     }
     Ok(())
 }
@@ -289,7 +297,7 @@ fn element_attr(elem: &'static [AttrDef], path: &AttrPath) -> Result<&'static At
 /// Memberships as a relation: `members[value eq "u"]` on groups,
 /// `groups.value eq "g"` on users. Written as `id IN (SELECT …)` so SQLite
 /// drives the lookup from the membership indexes.
-fn relation(scope: &Scope, _sub: Option<&str>, filter: &Filter, out: &mut Fragment, n: &mut usize) -> Result<(), ScimError> {
+fn relation(scope: &Scope, filter: &Filter, out: &mut Fragment, n: &mut usize) -> Result<(), ScimError> {
     let a = scope.alias;
     let mx = next_alias(n, "mx");
     let (own, other, other_display) = match scope.kind {
@@ -306,20 +314,11 @@ fn relation(scope: &Scope, _sub: Option<&str>, filter: &Filter, out: &mut Fragme
 }
 
 fn relation_cond(mx: &str, other: &str, display: &str, filter: &Filter, out: &mut Fragment) -> Result<(), ScimError> {
+    logic(filter, out, &mut |f, out| relation_leaf(mx, other, display, f, out))
+}
+
+fn relation_leaf(mx: &str, other: &str, display: &str, filter: &Filter, out: &mut Fragment) -> Result<(), ScimError> {
     match filter {
-        Filter::And(l, r) | Filter::Or(l, r) => {
-            let op = if matches!(filter, Filter::And(..)) { " AND " } else { " OR " };
-            out.sql.push('(');
-            relation_cond(mx, other, display, l, out)?;
-            out.sql.push_str(op);
-            relation_cond(mx, other, display, r, out)?;
-            out.sql.push(')');
-        }
-        Filter::Not(inner) => {
-            out.sql.push_str("(NOT coalesce(");
-            relation_cond(mx, other, display, inner, out)?;
-            out.sql.push_str(", 0))");
-        }
         Filter::Compare { path, op, value } => {
             let (expr, exact) = match path.name.to_ascii_lowercase().as_str() {
                 "value" => (format!("{mx}.{other}"), true),
@@ -331,6 +330,7 @@ fn relation_cond(mx: &str, other: &str, display: &str, filter: &Filter, out: &mu
         }
         Filter::Present(_) => out.sql.push('1'),
         Filter::ValuePath { .. } => return Err(bad("Value filters cannot be nested")),
+        Filter::And(..) | Filter::Or(..) | Filter::Not(..) => relation_cond(mx, other, display, filter, out)?,
     }
     Ok(())
 }
