@@ -125,21 +125,27 @@ CREATE TABLE webhook_endpoints (
   updated_at                 TEXT NOT NULL
 );
 
--- Every delivery attempt of an event to an endpoint.
+-- Every delivery attempt of an event to an endpoint. An attempt is claimed
+-- (status 'sending') before the POST: the unique key makes a duplicate Queue
+-- message (a sweep, an at-least-once redelivery) claim nothing, so retry
+-- chains never multiply. chain is 'main', or a redelivery's own id.
 CREATE TABLE deliveries (
   id              TEXT PRIMARY KEY,
   event_id        TEXT NOT NULL,
   endpoint_id     TEXT NOT NULL,
+  chain           TEXT NOT NULL DEFAULT 'main',
   attempt         INTEGER NOT NULL,
+  claim           TEXT,
   status          TEXT NOT NULL,
   response_code   INTEGER,
   duration_ms     INTEGER,
   error           TEXT,
   next_attempt_at TEXT,
-  created_at      TEXT NOT NULL
+  created_at      TEXT NOT NULL,
+  UNIQUE (event_id, endpoint_id, chain, attempt)
 );
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, id);
-CREATE INDEX deliveries_event ON deliveries (event_id, endpoint_id, attempt);
+CREATE INDEX deliveries_claim ON deliveries (claim) WHERE claim IS NOT NULL;
 
 -- Preconditions inside a D1 batch: `INSERT INTO guard SELECT 'why' WHERE NOT (…)`
 -- violates the CHECK and rolls the whole batch back; when the condition holds it writes nothing.
@@ -148,5 +154,7 @@ CREATE TABLE guard (
   CONSTRAINT precondition_failed CHECK (reason IS NULL)
 );
 
--- Retries whose next attempt is overdue (a lost Queue message) are found here by the sweeper.
+-- Retries whose next attempt is overdue, and attempts claimed but never
+-- recorded (a crash mid-POST), are found here by the sweeper.
 CREATE INDEX deliveries_retrying ON deliveries (next_attempt_at) WHERE status = 'retrying';
+CREATE INDEX deliveries_sending ON deliveries (created_at) WHERE status = 'sending';

@@ -38,7 +38,7 @@ impl Default for Config {
             max_results: 500,
             retry_schedule: DEFAULT_RETRY_SCHEDULE.to_vec(),
             webhook_timeout_ms: 10_000,
-            outbox_grace_seconds: 60,
+            outbox_grace_seconds: 120,
             expose_cost: false,
             fail_queue_send: false,
         }

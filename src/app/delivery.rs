@@ -1,21 +1,31 @@
 //! The Queue consumer's use case: deliver one event to the endpoints that
 //! subscribe to it, record every attempt, and decide what happens next
 //! (another attempt after a delay, the dead-letter queue, or done).
+//!
+//! Messages arrive at least once, and the sweeper republishes whatever
+//! looks lost, so the same attempt may be asked for twice. Each attempt is
+//! therefore claimed first, in the batch that reads the event: a row with
+//! status `sending`, unique per (event, endpoint, chain, attempt). Only the
+//! message that claimed it POSTs, so retry chains never multiply.
 
 use crate::events::outbox::{envelope, EVENT_COLUMNS};
 use crate::stmt;
 use crate::storage::db::{first, rows};
 use crate::storage::{Db, Row, RowExt, Stmt};
 use crate::support::crypto::SecretBox;
+use crate::support::time::Millis;
 use crate::webhook::retry::{classify, next_delay, parse_retry_after, AttemptResult, MAX_QUEUE_DELAY};
 use crate::webhook::sign::signature_header;
 use serde::{Deserialize, Serialize};
 
 use super::Services;
 
-/// A Queue message. Without `endpoint_id` it fans an event out to every
-/// subscribed endpoint (first attempts); with it, it is attempt `attempt`
-/// for one endpoint, not before `due_ms`.
+/// The chain of attempts an event starts with; a redelivery starts another.
+pub const MAIN_CHAIN: &str = "main";
+
+/// A Queue message: attempt `attempt` (1-based; 0 or 1 for the first) of
+/// chain `chain` for one endpoint, or for every subscribed endpoint when
+/// `endpoint_id` is None; not before `due_ms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueMessage {
     pub event_id: String,
@@ -25,17 +35,21 @@ pub struct QueueMessage {
     pub attempt: u32,
     #[serde(default)]
     pub due_ms: i64,
-    /// Deliver even where a delivery already succeeded (the redeliver API).
-    #[serde(default)]
-    pub redeliver: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
 }
 
 impl QueueMessage {
+    /// The first attempts of a new event.
     pub fn fan_out(event_id: &str) -> Self {
-        QueueMessage { event_id: event_id.to_string(), endpoint_id: None, attempt: 0, due_ms: 0, redeliver: false }
+        QueueMessage { event_id: event_id.to_string(), endpoint_id: None, attempt: 1, due_ms: 0, chain: None }
     }
-    pub fn redeliver(event_id: &str) -> Self {
-        QueueMessage { redeliver: true, ..Self::fan_out(event_id) }
+    /// A new chain of attempts to every subscribed endpoint (the redeliver API).
+    pub fn redeliver(event_id: &str, chain: &str) -> Self {
+        QueueMessage { chain: Some(chain.to_string()), ..Self::fan_out(event_id) }
+    }
+    pub fn chain(&self) -> &str {
+        self.chain.as_deref().unwrap_or(MAIN_CHAIN)
     }
 }
 
@@ -71,13 +85,27 @@ pub trait HttpClient {
     async fn post(&self, url: &str, headers: Vec<(String, String)>, body: Vec<u8>, timeout_ms: u64) -> PostResult;
 }
 
-const ENDPOINT_COLUMNS: &str = "id, url, events, state, secret_sealed, previous_secret_sealed, previous_secret_expires_at";
-
-fn subscribed(endpoint: &Row, event: &str) -> bool {
-    match endpoint.json("events") {
-        serde_json::Value::Array(a) => a.iter().any(|e| e.as_str() == Some(event)),
-        _ => true,
-    }
+/// Claims this message's attempt for every enabled endpoint it addresses
+/// that subscribes to the event, has no such attempt yet, and whose chain
+/// has not already succeeded.
+/// `token` is this message's own time-ordered id: it names the claims and,
+/// with the endpoint, makes each delivery id (so the log sorts by time).
+fn claim(msg: &QueueMessage, token: &str, now: &str) -> Stmt {
+    stmt!(
+        "INSERT OR IGNORE INTO deliveries (id, event_id, endpoint_id, chain, attempt, claim, status, created_at) \
+         SELECT ?5 || '_' || substr(w.id, 10), e.id, w.id, ?3, ?4, ?5, 'sending', ?6 \
+         FROM events e, webhook_endpoints w \
+         WHERE e.id = ?1 AND w.state = 'enabled' AND (?2 IS NULL OR w.id = ?2) \
+           AND (w.events IS NULL OR EXISTS (SELECT 1 FROM json_each(w.events) j WHERE j.value = e.event)) \
+           AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = e.id AND s.endpoint_id = w.id AND s.chain = ?3 AND s.status = 'succeeded') \
+         ORDER BY w.id",
+        msg.event_id.as_str(),
+        msg.endpoint_id.clone(),
+        msg.chain(),
+        i64::from(msg.attempt.max(1)),
+        token,
+        now
+    )
 }
 
 pub async fn handle_message<D: Db, H: HttpClient>(svc: &Services<'_, D>, http: &H, msg: &QueueMessage) -> Handled {
@@ -86,34 +114,44 @@ pub async fn handle_message<D: Db, H: HttpClient>(svc: &Services<'_, D>, http: &
         let remaining = u64::try_from((msg.due_ms - svc.now.0 + 999) / 1000).unwrap_or(0);
         return Handled { ack: true, send: vec![Send { message: msg.clone(), delay_seconds: u32::try_from(remaining.min(MAX_QUEUE_DELAY)).unwrap_or(0) }], dead: Vec::new() };
     }
-    let endpoints_stmt = match &msg.endpoint_id {
-        Some(e) => stmt!(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1 AND state = 'enabled'"), e.as_str()),
-        None => stmt!(format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE state = 'enabled' ORDER BY id")),
-    };
-    let reads = vec![
-        stmt!(format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = ?1"), msg.event_id.as_str()),
-        endpoints_stmt,
-        stmt!("SELECT DISTINCT endpoint_id FROM deliveries WHERE event_id = ?1 AND status = 'succeeded'", msg.event_id.as_str()),
-    ];
-    let Ok(results) = svc.db.batch(reads).await else {
+    let token = svc.ids().make("delivery");
+    let now = svc.now_text();
+    let mut batch = Vec::new();
+    if let Some(endpoint) = &msg.endpoint_id {
+        // A retry for an endpoint since disabled or deleted ends its chain.
+        batch.push(stmt!(
+            "UPDATE deliveries SET status = 'cancelled' WHERE event_id = ?1 AND endpoint_id = ?2 AND chain = ?3 AND status = 'retrying' \
+             AND NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ?2 AND state = 'enabled')",
+            msg.event_id.as_str(),
+            endpoint.as_str(),
+            msg.chain()
+        ));
+    }
+    batch.push(claim(msg, &token, &now));
+    batch.push(stmt!(
+        "SELECT d.id AS delivery_id, w.id, w.url, w.secret_sealed, w.previous_secret_sealed, w.previous_secret_expires_at \
+         FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id WHERE d.claim = ?1 ORDER BY w.id",
+        token.as_str()
+    ));
+    batch.push(stmt!(format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = ?1"), msg.event_id.as_str()));
+    batch.push(stmt!("UPDATE events SET dispatched_at = ?2 WHERE id = ?1 AND dispatched_at IS NULL", msg.event_id.as_str(), now.as_str()));
+    let Ok(results) = svc.db.batch(batch).await else {
         return Handled::default();
     };
-    let Some(event) = first(&results, 0) else {
-        // The event was never committed (or was pruned): nothing to deliver.
+    let offset = usize::from(msg.endpoint_id.is_some());
+    let claimed = rows(&results, offset + 1);
+    let Some(event) = first(&results, offset + 2) else {
+        // The event was never committed: nothing to deliver.
         return Handled { ack: true, ..Default::default() };
     };
-    let done: Vec<String> = rows(&results, 2).iter().map(|r| r.string("endpoint_id")).collect();
-    let kind = event.string("event");
     let body = serde_json::to_vec(&envelope(event)).unwrap_or_default();
-    let attempt = msg.attempt.max(1);
     let mut out = Handled { ack: true, ..Default::default() };
-    let mut writes = vec![stmt!("UPDATE events SET dispatched_at = ?2 WHERE id = ?1 AND dispatched_at IS NULL", msg.event_id.as_str(), svc.now_text())];
-    for endpoint in rows(&results, 1) {
-        let id = endpoint.string("id");
-        if !subscribed(endpoint, &kind) || (!msg.redeliver && done.contains(&id)) {
-            continue;
-        }
-        let (stmts, next) = attempt_one(svc, http, &msg.event_id, endpoint, &body, attempt, msg.redeliver).await;
+    let mut writes = Vec::new();
+    let mut elapsed = 0;
+    for endpoint in claimed {
+        let at = Millis(svc.now.0 + elapsed);
+        let (stmts, next, took) = attempt_one(svc, http, msg, endpoint, &body, at).await;
+        elapsed += took;
         writes.extend(stmts);
         match next {
             Next::Done => {}
@@ -121,10 +159,10 @@ pub async fn handle_message<D: Db, H: HttpClient>(svc: &Services<'_, D>, http: &
             Next::Dead(m) => out.dead.push(m),
         }
     }
-    if svc.db.batch(writes).await.is_err() {
-        // The attempts happened but are not recorded; let the Queue retry
-        // (receivers deduplicate on webhook-id).
-        return Handled::default();
+    if !writes.is_empty() && svc.db.batch(writes).await.is_err() {
+        // The attempts happened but are not recorded: their claims stay
+        // 'sending' and the sweeper schedules the next attempt.
+        crate::app::log_error("could not record webhook attempts");
     }
     out
 }
@@ -137,29 +175,32 @@ enum Next {
 
 /// The live signing secrets of an endpoint: current, and the previous one
 /// during a rotation's overlap.
-fn secrets<D: Db>(svc: &Services<'_, D>, endpoint: &Row) -> Vec<String> {
+fn secrets<D: Db>(svc: &Services<'_, D>, endpoint: &Row, at: Millis) -> Vec<String> {
     let boxed = SecretBox::new(&svc.cfg.encryption_key);
     let open = |col: &str| endpoint.str(col).and_then(|s| boxed.open(s)).and_then(|b| String::from_utf8(b).ok());
     let mut out: Vec<String> = open("secret_sealed").into_iter().collect();
-    let previous_live = endpoint.str("previous_secret_expires_at").is_some_and(|t| t > svc.now_text().as_str());
+    let previous_live = endpoint.str("previous_secret_expires_at").is_some_and(|t| t > at.to_rfc3339().as_str());
     if previous_live {
         out.extend(open("previous_secret_sealed"));
     }
     out
 }
 
+/// POSTs the event to one claimed endpoint at `at`; returns the statements
+/// recording the outcome, what comes next, and how long it took.
 async fn attempt_one<D: Db, H: HttpClient>(
     svc: &Services<'_, D>,
     http: &H,
-    event_id: &str,
+    msg: &QueueMessage,
     endpoint: &Row,
     body: &[u8],
-    attempt: u32,
-    redeliver: bool,
-) -> (Vec<Stmt>, Next) {
+    at: Millis,
+) -> (Vec<Stmt>, Next, i64) {
     let endpoint_id = endpoint.string("id");
-    let secrets = secrets(svc, endpoint);
-    let ts = svc.now.seconds();
+    let delivery_id = endpoint.string("delivery_id");
+    let attempt = msg.attempt.max(1);
+    let secrets = secrets(svc, endpoint, at);
+    let ts = at.seconds();
     let result = if secrets.is_empty() {
         PostResult { error: Some("the signing secret cannot be opened (ENCRYPTION_KEY changed?)".into()), ..Default::default() }
     } else {
@@ -167,9 +208,9 @@ async fn attempt_one<D: Db, H: HttpClient>(
         let headers = vec![
             ("content-type".to_string(), "application/json".to_string()),
             ("user-agent".to_string(), "Rollcall-Webhooks/1.0".to_string()),
-            ("webhook-id".to_string(), event_id.to_string()),
+            ("webhook-id".to_string(), msg.event_id.clone()),
             ("webhook-timestamp".to_string(), ts.to_string()),
-            ("webhook-signature".to_string(), signature_header(&refs, event_id, ts, body)),
+            ("webhook-signature".to_string(), signature_header(&refs, &msg.event_id, ts, body)),
         ];
         http.post(&endpoint.string("url"), headers, body.to_vec(), svc.cfg.webhook_timeout_ms).await
     };
@@ -177,26 +218,24 @@ async fn attempt_one<D: Db, H: HttpClient>(
         Some(s) => classify(s, result.retry_after.as_deref().and_then(|r| parse_retry_after(r, ts))),
         None => AttemptResult::Failed { status: None, retry_after: None },
     };
-    let now = svc.now_text();
-    let delivery_id = svc.ids().make("delivery");
+    let done_at = Millis(at.0 + result.duration_ms);
     let mut stmts = vec![stmt!(
-        "UPDATE deliveries SET status = 'retried' WHERE event_id = ?1 AND endpoint_id = ?2 AND status = 'retrying'",
-        event_id,
-        endpoint_id.as_str()
+        "UPDATE deliveries SET status = 'retried' WHERE event_id = ?1 AND endpoint_id = ?2 AND chain = ?3 AND attempt < ?4 AND status IN ('retrying', 'sending')",
+        msg.event_id.as_str(),
+        endpoint_id.as_str(),
+        msg.chain(),
+        i64::from(attempt)
     )];
     let record = |status: &str, next: Option<String>| {
         stmt!(
-            "INSERT INTO deliveries (id, event_id, endpoint_id, attempt, status, response_code, duration_ms, error, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "UPDATE deliveries SET status = ?2, response_code = ?3, duration_ms = ?4, error = ?5, next_attempt_at = ?6, claim = NULL, created_at = ?7 WHERE id = ?1",
             delivery_id.as_str(),
-            event_id,
-            endpoint_id.as_str(),
-            i64::from(attempt),
             status,
             result.status.map(i64::from),
             result.duration_ms,
             result.error.clone(),
             next,
-            now.as_str()
+            at.to_rfc3339()
         )
     };
     let next = match verdict {
@@ -206,21 +245,17 @@ async fn attempt_one<D: Db, H: HttpClient>(
         }
         AttemptResult::Gone => {
             stmts.push(record("gone", None));
-            stmts.push(stmt!(
-                "UPDATE webhook_endpoints SET state = 'disabled', disabled_reason = 'The receiver answered 410 Gone', updated_at = ?2 WHERE id = ?1",
-                endpoint_id.as_str(),
-                now.as_str()
-            ));
+            stmts.extend(crate::app::api::webhooks::disable(&endpoint_id, "The receiver answered 410 Gone", &done_at.to_rfc3339()));
             Next::Done
         }
         AttemptResult::Failed { retry_after, .. } => {
             let mut jitter = [0u8; 2];
             svc.entropy.fill(&mut jitter);
             let j = u32::from(u16::from_le_bytes(jitter)) % 1001;
-            let message = QueueMessage { event_id: event_id.to_string(), endpoint_id: Some(endpoint_id.clone()), attempt: attempt + 1, due_ms: 0, redeliver };
+            let message = QueueMessage { endpoint_id: Some(endpoint_id.clone()), attempt: attempt + 1, due_ms: 0, ..msg.clone() };
             match next_delay(&svc.cfg.retry_schedule, attempt, j, retry_after) {
                 Some(delay) => {
-                    let due = svc.now.plus_seconds(i64::try_from(delay).unwrap_or(i64::MAX));
+                    let due = done_at.plus_seconds(i64::try_from(delay).unwrap_or(i64::MAX));
                     stmts.push(record("retrying", Some(due.to_rfc3339())));
                     let delay_seconds = u32::try_from(delay.min(MAX_QUEUE_DELAY)).unwrap_or(0);
                     Next::Retry(Send { message: QueueMessage { due_ms: due.0, ..message }, delay_seconds })
@@ -232,5 +267,5 @@ async fn attempt_one<D: Db, H: HttpClient>(
             }
         }
     };
-    (stmts, next)
+    (stmts, next, result.duration_ms)
 }

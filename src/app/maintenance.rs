@@ -15,28 +15,43 @@ const PURGE_ROUNDS: usize = 40;
 /// Messages republished per sweep.
 const SWEEP_LIMIT: i64 = 500;
 
-/// Finds events and retries that should be in the Queue and are not.
+/// Finds events and attempts that should be in the Queue and may not be:
+/// events no consumer has picked up, retries whose time has long passed,
+/// and attempts claimed but never recorded (a crash mid-POST). Republishing
+/// something that was only late is harmless: the consumer claims each
+/// attempt once.
 pub async fn sweep<D: Db>(svc: &Services<'_, D>) -> Result<Vec<QueueMessage>, DbError> {
     let cutoff = svc.now.plus_seconds(-svc.cfg.outbox_grace_seconds).to_rfc3339();
+    let timeout = i64::try_from(svc.cfg.webhook_timeout_ms / 1000 + 1).unwrap_or(60);
+    let sending_cutoff = svc.now.plus_seconds(-svc.cfg.outbox_grace_seconds - timeout).to_rfc3339();
     let r = svc
         .db
         .batch(vec![
             stmt!("SELECT id FROM events WHERE dispatched_at IS NULL AND created_at < ?1 ORDER BY created_at LIMIT ?2", cutoff.as_str(), SWEEP_LIMIT),
             stmt!(
-                "SELECT event_id, endpoint_id, attempt FROM deliveries WHERE status = 'retrying' AND next_attempt_at < ?1 ORDER BY next_attempt_at LIMIT ?2",
+                "SELECT d.event_id, d.endpoint_id, d.chain, d.attempt FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.state = 'enabled' \
+                 WHERE d.status = 'retrying' AND d.next_attempt_at < ?1 ORDER BY d.next_attempt_at LIMIT ?2",
                 cutoff.as_str(),
+                SWEEP_LIMIT
+            ),
+            stmt!(
+                "SELECT d.event_id, d.endpoint_id, d.chain, d.attempt FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.state = 'enabled' \
+                 WHERE d.status = 'sending' AND d.created_at < ?1 ORDER BY d.created_at LIMIT ?2",
+                sending_cutoff.as_str(),
                 SWEEP_LIMIT
             ),
         ])
         .await?;
     let mut out: Vec<QueueMessage> = rows(&r, 0).iter().map(|row| QueueMessage::fan_out(&row.string("id"))).collect();
-    out.extend(rows(&r, 1).iter().map(|row| QueueMessage {
-        event_id: row.string("event_id"),
-        endpoint_id: Some(row.string("endpoint_id")),
-        attempt: u32::try_from(row.int("attempt").unwrap_or(0) + 1).unwrap_or(1),
-        due_ms: 0,
-        redeliver: false,
-    }));
+    for i in [1, 2] {
+        out.extend(rows(&r, i).iter().map(|row| QueueMessage {
+            event_id: row.string("event_id"),
+            endpoint_id: Some(row.string("endpoint_id")),
+            attempt: u32::try_from(row.int("attempt").unwrap_or(0) + 1).unwrap_or(1),
+            due_ms: 0,
+            chain: row.str("chain").filter(|c| *c != crate::app::delivery::MAIN_CHAIN).map(str::to_string),
+        }));
+    }
     Ok(out)
 }
 

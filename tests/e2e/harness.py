@@ -214,6 +214,9 @@ class Receiver:
                     receiver.requests.append({"n": n, "headers": headers, "body": body, "verified": verified, "status": status, "at": time.time()})
                 try:
                     self.send_response(status)
+                    # workerd may reuse a socket the server has closed; a fresh
+                    # connection per request keeps failed attempts honest.
+                    self.send_header("Connection", "close")
                     if retry_after is not None:
                         self.send_header("Retry-After", str(retry_after))
                     self.send_header("Content-Length", "0")

@@ -55,13 +55,15 @@ pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
     first(&r, 0).map(|e| ok(200, &envelope(e))).unwrap_or_else(|| Err(ApiError::not_found("Event not found")))
 }
 
-/// Queues the event again for every endpoint subscribed to it, delivered or
-/// not, as a new chain of attempts.
+/// Queues the event again for every enabled endpoint subscribed to it,
+/// delivered or not, as a new chain of attempts (its own retries).
 pub async fn redeliver<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
     let r = svc.db.batch(vec![stmt!("SELECT count(*) AS n FROM events WHERE id = ?1", id)]).await.map_err(internal)?;
     if first(&r, 0).and_then(|r| crate::storage::RowExt::int(r, "n")) != Some(1) {
         return Err(ApiError::not_found("Event not found"));
     }
-    let msg = QueueMessage::redeliver(id);
-    Ok(Outcome::respond(HttpResponse::json(202, &json!({ "object": "redelivery", "event_id": id }))).with_message(msg))
+    // A chain of its own, so it is delivered again even where it succeeded.
+    let chain = svc.ids().make("redelivery");
+    let msg = QueueMessage::redeliver(id, &chain);
+    Ok(Outcome::respond(HttpResponse::json(202, &json!({ "object": "redelivery", "id": chain, "event_id": id }))).with_message(msg))
 }

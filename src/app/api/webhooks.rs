@@ -14,6 +14,16 @@ use serde_json::{json, Map, Value};
 
 const COLUMNS: &str = "id, url, events, state, disabled_reason, previous_secret_expires_at, created_at, updated_at";
 
+/// Disables an endpoint and ends its pending retries (a 410 from the
+/// receiver, or the API): nothing more is sent to it, and the sweeper no
+/// longer sees those retries as overdue.
+pub fn disable(id: &str, reason: &str, now: &str) -> Vec<crate::storage::Stmt> {
+    vec![
+        stmt!("UPDATE webhook_endpoints SET state = 'disabled', disabled_reason = ?2, updated_at = ?3 WHERE id = ?1", id, reason, now),
+        stmt!("UPDATE deliveries SET status = 'cancelled' WHERE endpoint_id = ?1 AND status = 'retrying'", id),
+    ]
+}
+
 /// How long the previous secret still signs after a rotation, by default.
 const DEFAULT_OVERLAP_SECONDS: i64 = 86_400;
 
@@ -119,31 +129,34 @@ pub async fn update<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -
         Some(Value::String(s)) if s == "enabled" || s == "disabled" => Some(s.clone()),
         Some(_) => return Err(ApiError::invalid("state must be enabled or disabled")),
     };
-    let r = svc
-        .db
-        .batch(vec![
-            stmt!(
-                "UPDATE webhook_endpoints SET url = coalesce(?2, url), events = CASE WHEN ?3 = 1 THEN ?4 ELSE events END, \
-                 state = coalesce(?5, state), disabled_reason = CASE WHEN ?5 = 'enabled' THEN NULL WHEN ?5 = 'disabled' THEN 'disabled through the API' ELSE disabled_reason END, \
-                 updated_at = ?6 WHERE id = ?1",
-                id,
-                url,
-                events.is_some(),
-                events.flatten(),
-                state,
-                svc.now_text()
-            ),
-            stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id),
-        ])
-        .await
-        .map_err(internal)?;
-    first(&r, 1).map(|e| ok(200, &view(e))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
+    let now = svc.now_text();
+    let mut batch = vec![stmt!(
+        "UPDATE webhook_endpoints SET url = coalesce(?2, url), events = CASE WHEN ?3 = 1 THEN ?4 ELSE events END, \
+         state = coalesce(?5, state), disabled_reason = CASE WHEN ?5 = 'enabled' THEN NULL ELSE disabled_reason END, updated_at = ?6 WHERE id = ?1",
+        id,
+        url,
+        events.is_some(),
+        events.flatten(),
+        state.clone(),
+        now.as_str()
+    )];
+    if state.as_deref() == Some("disabled") {
+        batch.extend(disable(id, "disabled through the API", &now));
+    }
+    let select = batch.len();
+    batch.push(stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id));
+    let r = svc.db.batch(batch).await.map_err(internal)?;
+    first(&r, select).map(|e| ok(200, &view(e))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
 }
 
 pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
     let r = svc
         .db
-        .batch(vec![stmt!("SELECT count(*) AS n FROM webhook_endpoints WHERE id = ?1", id), stmt!("DELETE FROM webhook_endpoints WHERE id = ?1", id)])
+        .batch(vec![
+            stmt!("SELECT count(*) AS n FROM webhook_endpoints WHERE id = ?1", id),
+            stmt!("DELETE FROM webhook_endpoints WHERE id = ?1", id),
+            stmt!("UPDATE deliveries SET status = 'cancelled' WHERE endpoint_id = ?1 AND status = 'retrying'", id),
+        ])
         .await
         .map_err(internal)?;
     if first(&r, 0).and_then(|r| r.int("n")) != Some(1) {
@@ -189,6 +202,7 @@ fn delivery_view(r: &Row) -> Value {
         "id": r.str("id"),
         "event_id": r.str("event_id"),
         "endpoint_id": r.str("endpoint_id"),
+        "chain": r.str("chain"),
         "attempt": r.int("attempt"),
         "status": r.str("status"),
         "response_code": r.int("response_code"),
@@ -208,7 +222,7 @@ pub async fn deliveries<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &st
         cond.push_str(" AND event_id = ?");
         params.push(SqlValue::Text(e.to_string()));
     }
-    let cols = "id, event_id, endpoint_id, attempt, status, response_code, duration_ms, error, next_attempt_at, created_at";
+    let cols = "id, event_id, endpoint_id, chain, attempt, status, response_code, duration_ms, error, next_attempt_at, created_at";
     let r = svc.db.batch(vec![page.stmt(cols, "deliveries", &cond, params, "id")]).await.map_err(internal)?;
     ok(200, &page.answer(rows(&r, 0).iter().map(delivery_view).collect(), |v| v["id"].as_str().map(str::to_string)))
 }

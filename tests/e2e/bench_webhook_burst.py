@@ -1,0 +1,229 @@
+"""Benchmark: a burst of 1,000 SCIM changes delivered as webhooks to a flaky receiver.
+
+Run from tests/e2e:  ../../.venv/bin/python bench_webhook_burst.py [--changes 1000] [--fail 0.3] [--seed 7]
+
+Starts its own Worker under `wrangler dev` (compressed retry schedule), registers
+one receiver on 127.0.0.1 that answers 500 to a random (seeded) 30% of requests
+and verifies every signature with the Standard Webhooks library, makes the
+changes over SCIM from 8 threads (user creates, then updates of those users),
+waits (at most --max-wait seconds) until every event of the log was answered
+2xx, and prints what happened. Not collected by pytest (no test_ prefix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from harness import Worker
+
+# Ten attempts like the production schedule, compressed to seconds: with a
+# 30% failure rate an event exhausts them with probability 0.3^10 (6e-6).
+SCHEDULE = "0,1,2,2,2,2,2,2,2,2"
+
+
+class FlakyReceiver:
+    def __init__(self, fail_rate: float, seed: int):
+        self.rng = random.Random(seed)
+        self.fail_rate = fail_rate
+        self.secret: str | None = None
+        self.lock = threading.Lock()
+        self.requests: list[tuple[str, int, float, bool]] = []  # (webhook-id, status, time, verified)
+        me = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                try:
+                    Webhook(me.secret).verify(body, headers)
+                    ok = True
+                except WebhookVerificationError:
+                    ok = False
+                with me.lock:
+                    status = 500 if me.rng.random() < me.fail_rate else 200
+                    me.requests.append((headers.get("webhook-id", ""), status, time.time(), ok))
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    # http.server closes every connection: say so, or workerd may reuse it.
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.request_queue_size = 64
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.requests)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def ts(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def all_deliveries(worker: Worker, endpoint_id: str) -> list[dict]:
+    out, after = [], None
+    while True:
+        q = {"limit": 100, **({"after": after} if after else {})}
+        j = worker.api("GET", f"/v1/webhook_endpoints/{endpoint_id}/deliveries", params=q).json()
+        out += j["data"]
+        after = j["list_metadata"]["after"]
+        if not after:
+            return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--changes", type=int, default=1000)
+    ap.add_argument("--fail", type=float, default=0.3)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--max-wait", type=float, default=900, help="seconds to wait for delivery after the burst")
+    args = ap.parse_args()
+
+    creates = (args.changes * 7 + 9) // 10
+    updates = args.changes - creates
+    print(f"starting wrangler dev (retry schedule {SCHEDULE}) ...", flush=True)
+    worker = Worker(WEBHOOK_RETRY_SCHEDULE=SCHEDULE, WEBHOOK_TIMEOUT_MS="5000", OUTBOX_GRACE_SECONDS="60").start()
+    receiver = FlakyReceiver(args.fail, args.seed)
+    try:
+        r = worker.api("POST", "/v1/webhook_endpoints", {"url": receiver.url})
+        assert r.status_code == 201, r.text
+        receiver.secret, endpoint_id = r.json()["secret"], r.json()["id"]
+        directory = worker.new_directory(name="Burst")
+
+        errors: list[str] = []
+        latencies: list[float] = []
+        lat_lock = threading.Lock()
+
+        def call(method, path, body):
+            t = time.time()
+            resp = directory.scim(method, path, body)
+            with lat_lock:
+                latencies.append(time.time() - t)
+            if resp.status_code not in (200, 201):
+                errors.append(f"{method} {path}: {resp.status_code} {resp.text[:200]}")
+                return None
+            return resp.json()
+
+        def create(i):
+            return call("POST", "/Users", {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": f"burst{i:05}@example.com", "externalId": f"ext-{i}",
+                "name": {"givenName": f"User{i}", "familyName": "Burst"},
+                "emails": [{"value": f"burst{i:05}@example.com", "type": "work", "primary": True}],
+                "active": True,
+            })
+
+        def update(u, i):
+            return call("PATCH", f"/Users/{u['id']}", {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "name.givenName", "value": f"Renamed{i}"}],
+            })
+
+        print(f"burst: {creates} user creates + {updates} user updates over SCIM from {args.threads} threads ...", flush=True)
+        t_first = time.time()
+        with ThreadPoolExecutor(args.threads) as pool:
+            users = [u for u in pool.map(create, range(creates)) if u]
+            list(pool.map(update, users[:updates], range(updates)))
+        t_burst = time.time() - t_first
+        scim_requests = creates + updates
+
+        events = directory.events()
+        want = {e["id"] for e in events}
+        print(f"burst done in {t_burst:.1f}s; {len(events)} events in the log; waiting for delivery (max {args.max_wait:.0f}s) ...", flush=True)
+
+        deadline = time.time() + args.max_wait
+        redelivered: set[str] = set()
+        last_report = 0.0
+        while time.time() < deadline:
+            reqs = receiver.snapshot()
+            delivered = {wid for wid, st, _, _ in reqs if 200 <= st < 300}
+            if want <= delivered:
+                break
+            if time.time() - last_report > 10:
+                last_report = time.time()
+                print(f"  t+{time.time() - t_first:5.0f}s delivered {len(want & delivered)}/{len(want)}, attempts {len(reqs)}", flush=True)
+                # Anything that exhausted its retries is replayed through the API (and counted).
+                failed = {d["event_id"] for d in all_deliveries(worker, endpoint_id) if d["status"] == "failed"} - delivered - redelivered
+                for eid in failed:
+                    if worker.api("POST", f"/v1/events/{eid}/redeliver").status_code == 202:
+                        redelivered.add(eid)
+            time.sleep(0.5)
+
+        reqs = receiver.snapshot()
+        ok = [(wid, t) for wid, st, t, _ in reqs if 200 <= st < 300]
+        first_ok: dict[str, float] = {}
+        for wid, t in ok:
+            first_ok.setdefault(wid, t)
+        delivered = set(first_ok) & want
+        last_delivery = max((t for wid, t in ok if wid in want), default=float("nan"))
+        duplicates = len(ok) - len(first_ok)
+        created_at = {e["id"]: ts(e["created_at"]) for e in events}
+        delivery_latency = [first_ok[e] - created_at[e] for e in delivered]
+        per_event = {}
+        for wid, _, _, _ in reqs:
+            per_event[wid] = per_event.get(wid, 0) + 1
+        time.sleep(2)  # let the consumer's last writes land
+        logged = all_deliveries(worker, endpoint_id)
+        seqs = [e["sequence"] for e in events]
+
+        print()
+        print("=== webhook burst benchmark ===")
+        print(f"SCIM changes sent            : {scim_requests} ({creates} creates, {updates} updates), errors {len(errors)}")
+        print(f"SCIM burst duration          : {t_burst:.2f} s  ->  {scim_requests / t_burst:.1f} requests/s "
+              f"(latency p50 {pct(latencies, 50) * 1000:.0f} ms, p95 {pct(latencies, 95) * 1000:.0f} ms)")
+        print(f"events generated (event log) : {len(events)}  (sequence 1..{max(seqs)} gapless: {seqs == list(range(1, len(seqs) + 1))})")
+        print(f"distinct events delivered    : {len(delivered)} / {len(events)}")
+        print(f"total attempts (receiver)    : {len(reqs)}  (failed by the receiver: {sum(1 for _, st, _, _ in reqs if st >= 300)}, "
+              f"max attempts for one event: {max(per_event.values(), default=0)})")
+        print(f"attempts in deliveries log   : {len(logged)}")
+        print(f"signatures verified          : {sum(1 for r in reqs if r[3])} / {len(reqs)}")
+        print(f"duplicates (extra 2xx)       : {duplicates}")
+        print(f"exhausted then redelivered   : {len(redelivered)}")
+        print(f"first change -> last delivery: {last_delivery - t_first:.1f} s")
+        print(f"delivery latency (created -> first 2xx): p50 {pct(delivery_latency, 50):.2f} s, "
+              f"p95 {pct(delivery_latency, 95):.2f} s, max {max(delivery_latency, default=float('nan')):.2f} s")
+        if errors:
+            print("first SCIM errors:", *errors[:5], sep="\n  ")
+        if delivered != want:
+            print(f"NOT DELIVERED within {args.max_wait:.0f}s: {len(want - delivered)} events, e.g. {sorted(want - delivered)[:5]}")
+            return 1
+        return 0
+    finally:
+        receiver.close()
+        worker.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
