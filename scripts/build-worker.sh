@@ -8,4 +8,4 @@ if [ -f "$out" ] && [ -f build/index.js ] && [ -z "$(find src migrations Cargo.t
   echo "worker build is up to date" >&2
   exit 0
 fi
-worker-build --release
+"$CARGO_BIN/worker-build" --release
