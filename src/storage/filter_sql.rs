@@ -129,11 +129,18 @@ fn json_target(a: &str, keys: &[&str], def: &'static AttrDef, sub: Option<&str>,
     Ok(Target::Scalar { expr: format!("json_extract({a}.resource, {})", sql_str(&json_path(&keys))), ty: leaf.ty, case_exact: leaf.case_exact })
 }
 
+/// Values a filter may bind: D1 allows 100 bound parameters per statement
+/// and a list statement adds a few of its own.
+pub const MAX_FILTER_PARAMS: usize = 90;
+
 /// The WHERE fragment for `filter` (without the directory restriction).
 pub fn where_clause(scope: &Scope, filter: &Filter) -> Result<Fragment, ScimError> {
     let mut f = Fragment::default();
     let mut n = 0;
     emit(scope, filter, &mut f, &mut n)?;
+    if f.params.len() > MAX_FILTER_PARAMS {
+        return Err(bad(format!("The filter compares too many values ({}; at most {MAX_FILTER_PARAMS})", f.params.len())));
+    }
     Ok(f)
 }
 

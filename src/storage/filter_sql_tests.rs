@@ -211,3 +211,12 @@ fn email_matching_uses_the_email_index_and_stays_exact() {
     assert!(plan.iter().any(|d| d.contains("user_emails_value")), "{plan:?}");
     assert!(!plan.iter().any(|d| d.starts_with("SCAN u")), "{plan:?}");
 }
+
+#[test]
+fn a_filter_binding_more_values_than_d1_allows_is_an_invalid_filter() {
+    let db = db();
+    let ok: Vec<String> = (0..MAX_FILTER_PARAMS).map(|i| format!("userName eq \"u{i}\"")).collect();
+    assert!(users(&db, &ok.join(" or ")).is_empty());
+    let too_many: Vec<String> = (0..=MAX_FILTER_PARAMS).map(|i| format!("userName eq \"u{i}\"")).collect();
+    assert_eq!(err(&too_many.join(" or ")).scim_type, Some(crate::scim::ScimType::InvalidFilter));
+}
