@@ -44,6 +44,13 @@ pub fn normalize(kind: ResourceKind, body: &Value) -> Result<Normalized, ScimErr
     b.finish()
 }
 
+/// Whether `urn` names a resource extension (`…:User`, `…:Group`, as
+/// extension URNs conventionally end).
+pub(crate) fn is_resource_extension(urn: &str) -> bool {
+    let lower = urn.to_ascii_lowercase();
+    is_urn(urn) && (lower.ends_with(":user") || lower.ends_with(":group"))
+}
+
 /// Whether `key` is a schema URN (extension objects and URN-qualified names).
 pub fn is_urn(key: &str) -> bool {
     key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
@@ -121,7 +128,18 @@ impl Builder {
                 self.unknown.insert(key.to_string(), value.clone());
                 Ok(())
             }
-            _ => Err(ScimError::invalid_value(format!("Extension '{key}' must be an object"))),
+            _ => match key.rsplit_once(':') {
+                // A flattened attribute of an unknown extension (`urn:…:2.0:User:shoeSize`).
+                Some((owner, attr)) if !attr.is_empty() && is_resource_extension(owner) => {
+                    let owner = self.unknown.keys().find(|k| k.eq_ignore_ascii_case(owner)).cloned().unwrap_or_else(|| owner.to_string());
+                    let entry = self.unknown.entry(owner).or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(m) = entry {
+                        m.insert(attr.to_string(), value.clone());
+                    }
+                    Ok(())
+                }
+                _ => Err(ScimError::invalid_value(format!("Extension '{key}' must be an object"))),
+            },
         }
     }
 

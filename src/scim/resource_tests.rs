@@ -195,3 +195,11 @@ fn normalize_attr_value_reports_unassigned_as_none() {
     assert_eq!(normalize_attr_value(emails, &json!([])).unwrap(), None);
     assert_eq!(normalize_attr_value(emails, &json!({"value": "a"})).unwrap(), Some(json!([{"value": "a"}])));
 }
+
+#[test]
+fn a_flattened_attribute_of_an_unknown_extension_folds_into_it() {
+    let ext = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+    let r = user(json!({"userName": "u", format!("{ext}:CustomAttribute"): "Blue", format!("{ext}:Size"): 42}));
+    assert_eq!(r[ext], json!({"CustomAttribute": "Blue", "Size": 42}));
+    assert!(r["schemas"].as_array().unwrap().iter().any(|s| s == ext));
+}

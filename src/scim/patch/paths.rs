@@ -99,9 +99,11 @@ pub(super) fn resolve(kind: ResourceKind, resource: &Map<String, Value>, path: &
 /// An extension URN Rollcall has no schema for. The parser splits at the last
 /// `:`, so `urn:acme:ext:User` could be the extension itself or attribute
 /// `User` of `urn:acme:ext`: what the resource already holds or lists in
-/// `schemas` decides, and otherwise a last segment starting with an
-/// upper-case letter (`User`, `Group`, as extension URNs conventionally end)
-/// means the extension itself.
+/// `schemas` decides; then an owner URN ending in a resource type (`…:User`,
+/// `…:Group`, as extension URNs conventionally end) makes it an attribute of
+/// that extension (Entra's `urn:…:CustomExtensionName:2.0:User:CustomAttribute`);
+/// otherwise a last segment starting with an upper-case letter means the
+/// extension itself.
 fn unknown_extension(resource: &Map<String, Value>, path: &PatchPath, uri: &str) -> Result<Target, ScimError> {
     if path.filter.is_some() {
         return Err(ScimError::invalid_path(format!("No schema is known for '{uri}'; value filters need one")));
@@ -118,7 +120,8 @@ fn unknown_extension(resource: &Map<String, Value>, path: &PatchPath, uri: &str)
             return Ok(Target::UnknownExt { key });
         }
         let owner_known = existing(uri).is_some() || listed(uri);
-        if !owner_known && (listed(&full) || attr.name.starts_with(|c: char| c.is_ascii_uppercase())) {
+        let owner_is_extension = crate::scim::resource::is_resource_extension(uri);
+        if !owner_known && (listed(&full) || (!owner_is_extension && attr.name.starts_with(|c: char| c.is_ascii_uppercase()))) {
             return Ok(Target::UnknownExt { key: full });
         }
     }

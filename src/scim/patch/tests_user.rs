@@ -249,3 +249,11 @@ fn server_owned_keys_of_the_input_are_kept() {
     assert_eq!(r["meta"], json!({"version": "W/\"1\""}));
     assert_eq!(r["title"], json!("Boss"));
 }
+
+#[test]
+fn entra_adds_a_custom_extension_attribute_the_user_did_not_have() {
+    let ext = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+    let r = patched(json!([{"op": "Add", "path": format!("{ext}:CustomAttribute"), "value": "Blue"}]));
+    assert_eq!(r[ext], json!({"CustomAttribute": "Blue"}));
+    assert!(r["schemas"].as_array().unwrap().iter().any(|s| s == ext));
+}
