@@ -167,6 +167,7 @@ pub async fn handle_message<D: Db, H: HttpClient>(svc: &Services<'_, D>, http: &
     out
 }
 
+#[derive(Debug, PartialEq)]
 enum Next {
     Done,
     Retry(Send),
@@ -252,20 +253,87 @@ async fn attempt_one<D: Db, H: HttpClient>(
             let mut jitter = [0u8; 2];
             svc.entropy.fill(&mut jitter);
             let j = u32::from(u16::from_le_bytes(jitter)) % 1001;
-            let message = QueueMessage { endpoint_id: Some(endpoint_id.clone()), attempt: attempt + 1, due_ms: 0, ..msg.clone() };
-            match next_delay(&svc.cfg.retry_schedule, attempt, j, retry_after) {
-                Some(delay) => {
-                    let due = done_at.plus_seconds(i64::try_from(delay).unwrap_or(i64::MAX));
-                    stmts.push(record("retrying", Some(due.to_rfc3339())));
-                    let delay_seconds = u32::try_from(delay.min(MAX_QUEUE_DELAY)).unwrap_or(0);
-                    Next::Retry(Send { message: QueueMessage { due_ms: due.0, ..message }, delay_seconds })
-                }
-                None => {
-                    stmts.push(record("failed", None));
-                    Next::Dead(QueueMessage { attempt, ..message })
-                }
+            let next = after_failure(msg, &endpoint_id, done_at, &svc.cfg.retry_schedule, j, retry_after);
+            match &next {
+                Next::Retry(s) => stmts.push(record("retrying", Some(Millis(s.message.due_ms).to_rfc3339()))),
+                _ => stmts.push(record("failed", None)),
             }
+            next
         }
     };
     (stmts, next, result.duration_ms)
+}
+
+/// What follows a failed attempt: the next attempt, due after the schedule's
+/// delay (a Queue delay of at most 12 hours; the message carries its due
+/// time, so a longer wait is chained), or the dead-letter queue.
+fn after_failure(msg: &QueueMessage, endpoint_id: &str, at: Millis, schedule: &[u64], jitter: u32, retry_after: Option<u64>) -> Next {
+    let attempt = msg.attempt.max(1);
+    let message = QueueMessage { endpoint_id: Some(endpoint_id.to_string()), attempt: attempt + 1, due_ms: 0, ..msg.clone() };
+    match next_delay(schedule, attempt, jitter, retry_after) {
+        Some(delay) => {
+            let due = at.plus_seconds(i64::try_from(delay).unwrap_or(i64::MAX));
+            let delay_seconds = u32::try_from(delay.min(MAX_QUEUE_DELAY)).unwrap_or(0);
+            Next::Retry(Send { message: QueueMessage { due_ms: due.0, ..message }, delay_seconds })
+        }
+        None => Next::Dead(QueueMessage { attempt, ..message }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::config::DEFAULT_RETRY_SCHEDULE;
+
+    fn msg(attempt: u32) -> QueueMessage {
+        QueueMessage { event_id: "event_1".into(), endpoint_id: Some("endpoint_1".into()), attempt, due_ms: 0, chain: None }
+    }
+
+    #[test]
+    fn a_wait_past_the_queue_maximum_is_queued_for_twelve_hours_with_its_due_time() {
+        // After attempt 9 the schedule waits 24 h (86,400 s).
+        let Next::Retry(s) = after_failure(&msg(9), "endpoint_1", Millis(1_000_000), &DEFAULT_RETRY_SCHEDULE, 500, None) else {
+            panic!("expected a retry")
+        };
+        assert_eq!(s.delay_seconds, u32::try_from(MAX_QUEUE_DELAY).unwrap());
+        assert_eq!(s.message.due_ms, 1_000_000 + 86_400_000);
+        assert_eq!(s.message.attempt, 10);
+    }
+
+    #[test]
+    fn the_last_attempt_goes_to_the_dead_letter_queue() {
+        let next = after_failure(&msg(10), "endpoint_1", Millis(0), &DEFAULT_RETRY_SCHEDULE, 500, None);
+        assert_eq!(next, Next::Dead(QueueMessage { attempt: 10, ..msg(10) }));
+    }
+
+    #[test]
+    fn a_retry_keeps_its_chain() {
+        let m = QueueMessage { chain: Some("redelivery_1".into()), ..msg(1) };
+        let Next::Retry(s) = after_failure(&m, "endpoint_1", Millis(0), &DEFAULT_RETRY_SCHEDULE, 500, None) else { panic!() };
+        assert_eq!(s.message.chain(), "redelivery_1");
+        assert_eq!(s.delay_seconds, 5);
+    }
+
+    /// Fails every POST: these tests must not reach the network.
+    struct NoNetwork;
+    impl HttpClient for NoNetwork {
+        async fn post(&self, _: &str, _: Vec<(String, String)>, _: Vec<u8>, _: u64) -> PostResult {
+            panic!("no POST may happen before a message is due")
+        }
+    }
+
+    #[test]
+    fn a_message_that_arrives_before_its_due_time_is_queued_again_for_the_rest() {
+        let db = crate::storage::sqlite::Sqlite::open_migrated().unwrap();
+        let cfg = crate::app::Config::default();
+        let entropy = crate::support::ids::tests::Counter(std::cell::Cell::new(1));
+        let svc = Services { db: &db, cfg: &cfg, now: Millis(0), entropy: &entropy };
+        let early = QueueMessage { due_ms: 100_000_000, ..msg(10) };
+        let h = crate::storage::sqlite::block_on(handle_message(&svc, &NoNetwork, &early));
+        assert!(h.ack);
+        assert_eq!(h.send, vec![Send { message: early.clone(), delay_seconds: 43_200 }]);
+        let soon = QueueMessage { due_ms: 2_500, ..msg(3) };
+        let h = crate::storage::sqlite::block_on(handle_message(&svc, &NoNetwork, &soon));
+        assert_eq!(h.send[0].delay_seconds, 3);
+    }
 }
