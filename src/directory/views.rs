@@ -117,7 +117,6 @@ pub fn group_view(g: &GroupRecord, organization_id: &str) -> Value {
         "idp_id": g.external_id(),
         "name": g.display_name(),
         "raw_attributes": Value::Object(g.resource.clone()),
-        "version": g.version,
         "created_at": g.created_at,
         "updated_at": g.updated_at,
     })

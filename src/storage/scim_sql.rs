@@ -30,12 +30,11 @@ pub fn select_members(group_id: &str) -> Stmt {
     stmt!(format!("SELECT {USER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY u.id"), group_id)
 }
 
-/// The members of a group for its SCIM `members` attribute: id and display.
+/// The members of a group for its SCIM `members` attribute: their ids.
+/// (Members carry no display name, RFC 7643 §8.7.1, so the membership keys
+/// are all it reads.)
 pub fn select_member_refs(group_id: &str) -> Stmt {
-    stmt!(
-        "SELECT m.user_id AS id, coalesce(u.display_name, u.user_name) AS display FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY m.user_id",
-        group_id
-    )
+    stmt!("SELECT m.user_id AS id, '' AS display FROM memberships m WHERE m.group_id = ?1 ORDER BY m.user_id", group_id)
 }
 
 /// Users of this directory among `ids`.
@@ -170,6 +169,20 @@ pub fn remove_members(group_id: &str, ids: &[String]) -> Option<Stmt> {
 pub fn guard_version(table: &str, id: &str, version: i64) -> Stmt {
     let table = if table == "groups" { "groups" } else { "users" };
     stmt!(format!("INSERT INTO guard (reason) SELECT 'version' WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE id = ?1 AND version = ?2)"), id, version)
+}
+
+/// Aborts the batch unless the group still exists and, of the memberships
+/// read, exactly `present` exist and none of `absent` do.
+pub fn guard_memberships(group_id: &str, present: &[String], absent: &[String]) -> Stmt {
+    stmt!(
+        "INSERT INTO guard (reason) SELECT 'memberships' WHERE NOT EXISTS (SELECT 1 FROM groups WHERE id = ?1) \
+         OR (SELECT count(*) FROM memberships WHERE group_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))) <> ?3 \
+         OR EXISTS (SELECT 1 FROM memberships WHERE group_id = ?1 AND user_id IN (SELECT value FROM json_each(?4)))",
+        group_id,
+        ids_json(present),
+        i64::try_from(present.len()).unwrap_or(i64::MAX),
+        ids_json(absent)
+    )
 }
 
 /// Aborts the batch if the directory was deleted meanwhile.

@@ -234,6 +234,9 @@ async fn save<D: Db>(
     }
     let new = GroupRecord { resource, version: old.version + 1, updated_at: now.clone(), ..old.clone() };
     let (sb, sa) = slices(&authed.organization_id, Some(&old), Some(&new), before, after, users);
+    if partial && new.resource == old.resource && ctx.req.header("if-match").is_none() {
+        return save_members_only(ctx, authed, &old, before, after, users, Write { stmts: Vec::new(), before: sb, after: sa, tail: Vec::new() }).await;
+    }
     let mut stmts = vec![sql::guard_version("groups", &old.id, old.version), sql::update_group(&new)];
     stmts.extend(membership_stmts(&authed.directory_id, &old.id, before, after, &now));
     let tail = if with_members && partial { vec![sql::select_member_refs(&old.id)] } else { Vec::new() };
@@ -246,6 +249,40 @@ async fn save<D: Db>(
         (true, true) => Some(refs_from_rows(&tail, 0)),
     };
     respond(ctx, 200, &new, refs.as_deref()).map(Some)
+}
+
+/// A PATCH that only adds or removes the members it names: guarded by those
+/// membership rows (still as read) instead of the group's version, so
+/// concurrent PATCHes adding different members (Okta splits large changes
+/// into parallel requests) never conflict. The version still moves on; the
+/// answer reads the group back.
+async fn save_members_only<D: Db>(
+    ctx: &Ctx<'_, '_, D>,
+    authed: &super::auth::Authed,
+    old: &GroupRecord,
+    before: &BTreeSet<String>,
+    after: &BTreeSet<String>,
+    users: &BTreeMap<String, UserRecord>,
+    mut w: Write,
+) -> Result<Option<HttpResponse>, ScimError> {
+    let now = ctx.svc.now_text();
+    let named: BTreeSet<String> = before.union(after).chain(users.keys()).cloned().collect();
+    let absent: Vec<String> = named.difference(before).cloned().collect();
+    let present: Vec<String> = before.iter().cloned().collect();
+    w.stmts.push(sql::guard_memberships(&old.id, &present, &absent));
+    w.stmts.push(crate::stmt!("UPDATE groups SET version = version + 1, updated_at = ?2 WHERE id = ?1", old.id.as_str(), now.as_str()));
+    w.stmts.extend(membership_stmts(&authed.directory_id, &old.id, before, after, &now));
+    let with_members = wants_members(ctx)?;
+    w.tail.push(sql::select_group(&authed.directory_id, &old.id));
+    if with_members {
+        w.tail.push(sql::select_member_refs(&old.id));
+    }
+    let Some(tail) = ctx.commit(authed, w, TAKEN).await? else {
+        return Ok(None);
+    };
+    let group = rows(&tail, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
+    let refs = with_members.then(|| refs_from_rows(&tail, 1));
+    respond(ctx, 200, &group, refs.as_deref()).map(Some)
 }
 
 /// DELETE: each member gets `user_removed`, then the group goes.

@@ -138,12 +138,23 @@ pub async fn from_body<D: Db>(ctx: &Ctx<'_, '_, D>, kind: Option<ResourceKind>) 
     }
 }
 
-/// One resource type's statements for a page.
+/// One resource type's statements for a page. The related list (a user's
+/// groups, a group's members) comes inline as a JSON column when the page
+/// is in id order (SQLite then computes it only for the rows returned),
+/// else from a second statement over the same page.
 struct Plan {
     kind: ResourceKind,
     total: Stmt,
     page: Option<Stmt>,
     related: Option<Stmt>,
+}
+
+/// `[[id, display], …]` of a user's groups / a group's members, in id order.
+fn inline_related(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "(SELECT json_group_array(json_array(g.id, g.display_name)) FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) AS related",
+        ResourceKind::Group => "(SELECT json_group_array(json_array(m.user_id, '')) FROM memberships m WHERE m.group_id = g.id) AS related",
+    }
 }
 
 fn plan(kind: ResourceKind, directory_id: &str, q: &ListQuery, offset: u64, limit: u64, related: bool) -> Result<Plan, ScimError> {
@@ -176,18 +187,20 @@ fn plan(kind: ResourceKind, directory_id: &str, q: &ListQuery, offset: u64, limi
         }
         None => format!("{alias}.id"),
     };
-    let page_sql = format!("SELECT {columns} FROM {table} {alias} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
     let mut page_params = params;
     page_params.push(SqlValue::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     page_params.push(SqlValue::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+    let inline = related && q.sort_by.is_none();
+    let select = if inline { format!("{columns}, {}", inline_related(kind)) } else { columns.to_string() };
+    let page_sql = format!("SELECT {select} FROM {table} {alias} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
     let ids_sql = format!("SELECT {alias}.id FROM {table} {alias} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
-    let related = related.then(|| match kind {
+    let related = (related && !inline).then(|| match kind {
         ResourceKind::User => Stmt::new(
             format!("SELECT m.user_id AS owner, g.id AS id, g.display_name AS display FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id IN ({ids_sql}) ORDER BY g.id"),
             page_params.clone(),
         ),
         ResourceKind::Group => Stmt::new(
-            format!("SELECT m.group_id AS owner, m.user_id AS id, coalesce(u.display_name, u.user_name) AS display FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id IN ({ids_sql}) ORDER BY m.user_id"),
+            format!("SELECT m.group_id AS owner, m.user_id AS id, '' AS display FROM memberships m WHERE m.group_id IN ({ids_sql}) ORDER BY m.user_id"),
             page_params.clone(),
         ),
     });
@@ -265,21 +278,34 @@ async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery
     ))
 }
 
+/// `wanted`: whether the related list (groups / members) is part of the
+/// answer; it is then read from the `related` statement at `related`, or
+/// from each row's inline `related` column.
 fn render_page<D: Db>(ctx: &Ctx<'_, '_, D>, kind: ResourceKind, results: &[crate::storage::StmtResult], page: usize, related: Option<usize>, q: &ListQuery) -> Vec<Value> {
+    let wanted = wants(kind, if kind == ResourceKind::User { "groups" } else { "members" }, &q.attributes, &q.excluded);
     let mut refs: BTreeMap<String, Vec<Ref>> = BTreeMap::new();
     if let Some(i) = related {
         for r in rows(results, i) {
             refs.entry(r.string("owner")).or_default().push(Ref { id: r.string("id"), display: r.string("display") });
         }
     }
+    let refs_of = |row: &crate::storage::Row, id: &str| -> Vec<Ref> {
+        match row.json("related") {
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|i| Some(Ref { id: i.get(0)?.as_str()?.to_string(), display: i.get(1).and_then(Value::as_str).unwrap_or_default().to_string() }))
+                .collect(),
+            _ => refs.get(id).cloned().unwrap_or_default(),
+        }
+    };
     let project_it = |v: Value| if q.attributes.is_empty() && q.excluded.is_empty() { v } else { project(kind, &v, &q.attributes, &q.excluded) };
     rows(results, page)
         .iter()
         .filter_map(|row| match kind {
-            ResourceKind::User => UserRecord::from_row(row).map(|u| render::user(&u, refs.get(&u.id).map(Vec::as_slice).unwrap_or(&[]), &ctx.base)),
+            ResourceKind::User => UserRecord::from_row(row).map(|u| render::user(&u, &refs_of(row, &u.id), &ctx.base)),
             ResourceKind::Group => GroupRecord::from_row(row).map(|g| {
-                let m = related.map(|_| refs.get(&g.id).map(Vec::as_slice).unwrap_or(&[]));
-                render::group(&g, m, &ctx.base)
+                let members = wanted.then(|| refs_of(row, &g.id));
+                render::group(&g, members.as_deref(), &ctx.base)
             }),
         })
         .map(project_it)

@@ -9,7 +9,7 @@ use crate::storage::{Db, DbError, Stmt, StmtResult};
 
 /// How many times a use case re-reads and re-decides after a concurrent
 /// change to the same resource, before answering 429.
-pub const MAX_ATTEMPTS: usize = 8;
+pub const MAX_ATTEMPTS: usize = 16;
 
 /// The change to make.
 pub struct Write {
