@@ -348,3 +348,13 @@ fn a_warm_isolate_still_checks_every_create_credential() {
     assert_eq!(app.admin("DELETE", &format!("/v1/directories/{}", dir.id), None).status, 202);
     assert_eq!(app.scim(&dir, "POST", "/Users", Some(json!({"userName": "late@x.io"}))).status, 404);
 }
+
+#[test]
+fn endpoint_names_match_in_any_case() {
+    let app = App::new();
+    let dir = app.new_directory("okta");
+    let id = user(&app, &dir, "case@x.io");
+    assert_eq!(app.scim(&dir, "GET", &format!("/users/{id}"), None).status, 200);
+    assert_eq!(app.scim(&dir, "GET", "/serviceproviderconfig", None).status, 200);
+    assert_eq!(app.scim(&dir, "GET", "/GROUPS", None).status, 200);
+}

@@ -175,7 +175,11 @@ async fn dispatch<D: Db>(ctx: &Ctx<'_, '_, D>, rest: &[&str]) -> Result<HttpResp
         }
     }
     use ResourceKind::{Group, User};
-    match (method, rest) {
+    // Endpoint names in their RFC 7644 §3.2 spelling, whatever case was sent.
+    const ENDPOINTS: [&str; 5] = ["ServiceProviderConfig", "ResourceTypes", "Schemas", "Users", "Groups"];
+    let first = rest.first().map(|s| ENDPOINTS.iter().copied().find(|e| e.eq_ignore_ascii_case(s)).unwrap_or(s));
+    let canonical: Vec<&str> = first.into_iter().chain(rest.iter().skip(1).copied()).collect();
+    match (method, canonical.as_slice()) {
         ("GET", ["ServiceProviderConfig"]) => discovery::service_provider_config(ctx).await,
         ("GET", ["ResourceTypes"]) => discovery::resource_types(ctx, None).await,
         ("GET", ["ResourceTypes", id]) => discovery::resource_types(ctx, Some(id)).await,
