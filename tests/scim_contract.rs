@@ -358,3 +358,25 @@ fn endpoint_names_match_in_any_case() {
     assert_eq!(app.scim(&dir, "GET", "/serviceproviderconfig", None).status, 200);
     assert_eq!(app.scim(&dir, "GET", "/GROUPS", None).status, 200);
 }
+
+#[test]
+fn paging_on_continues_after_the_last_page_and_still_counts_from_the_start() {
+    let app = App::new();
+    let dir = app.new_directory("okta");
+    let ids: Vec<String> = (0..10).map(|i| user(&app, &dir, &format!("p{i}@x.io"))).collect();
+    let page = |start: usize| -> Vec<String> {
+        let r = app.scim(&dir, "GET", &format!("/Users?startIndex={start}&count=4"), None);
+        assert!(r.body["totalResults"].as_u64().unwrap() >= 10);
+        r.body["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string()).collect()
+    };
+    // In order: each page continues after the previous one.
+    let all: Vec<String> = [1, 5, 9].iter().flat_map(|s| page(*s)).collect();
+    assert_eq!(all, ids);
+    // Out of order (no remembered end): plain positions, the same pages.
+    assert_eq!(page(5), ids[4..8].to_vec());
+    // A user created meanwhile gets a larger id: the next page is unchanged.
+    let first = page(1);
+    user(&app, &dir, "late@x.io");
+    assert_eq!(first, ids[..4].to_vec());
+    assert_eq!(page(5), ids[4..8].to_vec());
+}

@@ -52,6 +52,11 @@ def measure(worker, size):
     ops["GET /Users?filter=emails eq (PingFederate)"] = d.scim("GET", f"/Users?filter=emails+eq+%22s{size // 3}%40bench.test%22")
     ops["GET /Users?count=1 (Okta test)"] = d.scim("GET", "/Users?startIndex=1&count=1")
     ops["GET /Users?count=100 page 1"] = d.scim("GET", "/Users?startIndex=1&count=100")
+    last_start = ((size - 1) // 100) * 100 + 1
+    for start in range(1, last_start, 100):
+        d.scim("GET", f"/Users?startIndex={start}&count=100")
+    ops["GET /Users last page, importing in order"] = d.scim("GET", f"/Users?startIndex={last_start}&count=100")
+    ops["GET /Users last page, jumped to"] = d.scim("GET", f"/Users?startIndex={last_start - 50}&count=100")
     ops["PUT /Users/{id}"] = d.scim("PUT", f"/Users/{u}", {"userName": f"s{size // 2}@bench.test", "title": "Changed"})
     ops["PATCH /Users/{id} deactivate"] = d.scim("PATCH", f"/Users/{u}", {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]})
     ops["PATCH big group: add 1 member"] = d.scim("PATCH", f"/Groups/{gid}?excludedAttributes=members", {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": new_id}]}]})

@@ -3,7 +3,7 @@
 //! there is no filter.
 
 use super::render::{self, Ref};
-use super::{wants, Ctx};
+use super::{paging, wants, Ctx};
 use crate::app::HttpResponse;
 use crate::directory::records::{GROUP_COLUMNS, USER_COLUMNS};
 use crate::directory::{GroupRecord, UserRecord};
@@ -26,6 +26,8 @@ pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchReq
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub filter: Option<Filter>,
+    /// The filter as sent (trimmed), naming the query for [`super::paging`].
+    pub filter_text: String,
     /// 1-based; below 1 means 1 (IDP-QUIRKS 10).
     pub start_index: u64,
     pub count: Option<u64>,
@@ -52,6 +54,7 @@ impl ListQuery {
         attributes: Option<String>,
         excluded: Option<String>,
     ) -> Result<Self, ScimError> {
+        let filter_text = filter.map(str::trim).unwrap_or_default().to_string();
         let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) => Some(parse_filter(f).map_err(|e| ScimError::invalid_filter(format!("Invalid filter: {e}")))?),
             None => None,
@@ -77,7 +80,7 @@ impl ListQuery {
         let list = |name: &str, v: Option<String>| -> Result<Vec<AttrPath>, ScimError> {
             v.map(|s| parse_attr_list(&s).map_err(|e| ScimError::invalid_value(format!("{name}: {e}")))).transpose().map(Option::unwrap_or_default)
         };
-        Ok(ListQuery { filter, start_index, count, sort_by, descending, attributes: list("attributes", attributes)?, excluded: list("excludedAttributes", excluded)? })
+        Ok(ListQuery { filter, filter_text, start_index, count, sort_by, descending, attributes: list("attributes", attributes)?, excluded: list("excludedAttributes", excluded)? })
     }
 }
 
@@ -157,7 +160,8 @@ fn inline_related(kind: ResourceKind) -> &'static str {
     }
 }
 
-fn plan(kind: ResourceKind, directory_id: &str, q: &ListQuery, offset: u64, limit: u64, related: bool) -> Result<Plan, ScimError> {
+/// `after`: start after this id instead of skipping `offset` rows (id order only).
+fn plan(kind: ResourceKind, directory_id: &str, q: &ListQuery, offset: u64, limit: u64, related: bool, after: Option<&str>) -> Result<Plan, ScimError> {
     let (alias, table, columns) = match kind {
         ResourceKind::User => ("u", "users", USER_COLUMNS),
         ResourceKind::Group => ("g", "groups", GROUP_COLUMNS),
@@ -179,6 +183,15 @@ fn plan(kind: ResourceKind, directory_id: &str, q: &ListQuery, offset: u64, limi
     if limit == 0 {
         return Ok(Plan { kind, total, page: None, related: None });
     }
+    let (mut page_where, mut page_params, offset) = (where_sql.clone(), params.clone(), offset);
+    let offset = match after.filter(|_| q.sort_by.is_none()) {
+        Some(id) => {
+            page_where.push_str(&format!(" AND {alias}.id > ?"));
+            page_params.push(SqlValue::Text(id.to_string()));
+            0
+        }
+        None => offset,
+    };
     let dir = if q.descending { "DESC" } else { "ASC" };
     let order = match &q.sort_by {
         Some(p) => {
@@ -187,13 +200,12 @@ fn plan(kind: ResourceKind, directory_id: &str, q: &ListQuery, offset: u64, limi
         }
         None => format!("{alias}.id"),
     };
-    let mut page_params = params;
     page_params.push(SqlValue::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     page_params.push(SqlValue::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
     let inline = related && q.sort_by.is_none();
     let select = if inline { format!("{columns}, {}", inline_related(kind)) } else { columns.to_string() };
-    let page_sql = format!("SELECT {select} FROM {table} {alias} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
-    let ids_sql = format!("SELECT {alias}.id FROM {table} {alias} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?");
+    let page_sql = format!("SELECT {select} FROM {table} {alias} WHERE {page_where} ORDER BY {order} LIMIT ? OFFSET ?");
+    let ids_sql = format!("SELECT {alias}.id FROM {table} {alias} WHERE {page_where} ORDER BY {order} LIMIT ? OFFSET ?");
     let related = (related && !inline).then(|| match kind {
         ResourceKind::User => Stmt::new(
             format!("SELECT m.user_id AS owner, g.id AS id, g.display_name AS display FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id IN ({ids_sql}) ORDER BY g.id"),
@@ -211,11 +223,14 @@ async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery
     let max = u64::try_from(ctx.svc.cfg.max_results).unwrap_or(500);
     let count = q.count.unwrap_or(max).min(max);
     let dir = ctx.cred.directory_id;
+    // An id-ordered page of one type may continue where this isolate's last page ended.
+    let continues = (kinds.len() == 1 && q.sort_by.is_none()).then(|| kinds.first().map(|k| paging::key(dir, k.name(), &q.filter_text, q.start_index))).flatten();
+    let after = continues.as_deref().and_then(|k| paging::after(k, ctx.svc.now));
     // Root search: a filter that one type cannot evaluate matches none of it.
     let mut plans = Vec::new();
     for &kind in kinds {
         let related = wants(kind, if kind == ResourceKind::User { "groups" } else { "members" }, &q.attributes, &q.excluded);
-        match plan(kind, dir, q, q.start_index - 1, count, related) {
+        match plan(kind, dir, q, q.start_index - 1, count, related, after.as_deref()) {
             Ok(p) => plans.push(p),
             Err(e) if kinds.len() == 1 => return Err(e),
             Err(_) => {}
@@ -242,6 +257,12 @@ async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery
             let related_index = if p.related.is_some() { Some(2) } else { None };
             resources = render_page(ctx, p.kind, &results, 1, related_index, q);
         }
+        // The next page of this query may start after this one's last id.
+        let last = rows(&results, 1).last().and_then(|r| r.str("id")).map(str::to_string);
+        if let (true, Some(last), Some(kind)) = (continues.is_some(), last, kinds.first()) {
+            let next = q.start_index + u64::try_from(resources.len()).unwrap_or(0);
+            paging::remember(paging::key(dir, kind.name(), &q.filter_text, next), last, ctx.svc.now);
+        }
     } else if count > 0 {
         // Users first, then groups, as one sequence for paging.
         let mut skip = q.start_index - 1;
@@ -255,7 +276,7 @@ async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery
                 continue;
             }
             let related = wants(p.kind, if p.kind == ResourceKind::User { "groups" } else { "members" }, &q.attributes, &q.excluded);
-            let sub = plan(p.kind, dir, q, skip, room, related)?;
+            let sub = plan(p.kind, dir, q, skip, room, related, None)?;
             let mut r = Vec::new();
             r.extend(sub.page);
             r.extend(sub.related.clone());

@@ -6,6 +6,7 @@ pub mod groups;
 pub mod list;
 pub mod members;
 pub mod oauth;
+pub mod paging;
 pub mod render;
 pub mod users;
 pub mod write;
