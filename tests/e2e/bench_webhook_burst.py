@@ -13,71 +13,35 @@ waits (at most --max-wait seconds) until every event of the log was answered
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import statistics
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
-from harness import Worker
+from harness import Receiver, Worker
 
 # Ten attempts like the production schedule, compressed to seconds: with a
 # 30% failure rate an event exhausts them with probability 0.3^10 (6e-6).
 SCHEDULE = "0,1,2,2,2,2,2,2,2,2"
 
 
-class FlakyReceiver:
-    def __init__(self, fail_rate: float, seed: int):
-        self.rng = random.Random(seed)
-        self.fail_rate = fail_rate
-        self.secret: str | None = None
-        self.lock = threading.Lock()
-        self.requests: list[tuple[str, int, float, bool]] = []  # (webhook-id, status, time, verified)
-        me = self
+def flaky_receiver(fail_rate: float, seed: int) -> Receiver:
+    """Answers 500 to a random (seeded) share of requests, 200 otherwise."""
+    rng = random.Random(seed)
+    lock = threading.Lock()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
+    def plan(q):
+        with lock:
+            return 500 if rng.random() < fail_rate else 200
 
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                try:
-                    Webhook(me.secret).verify(body, headers)
-                    ok = True
-                except WebhookVerificationError:
-                    ok = False
-                with me.lock:
-                    status = 500 if me.rng.random() < me.fail_rate else 200
-                    me.requests.append((headers.get("webhook-id", ""), status, time.time(), ok))
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Length", "0")
-                    # http.server closes every connection: say so, or workerd may reuse it.
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+    return Receiver(plan=plan)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 64
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def snapshot(self):
-        with self.lock:
-            return list(self.requests)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def snapshot(receiver: Receiver) -> list[tuple[str, int, float, bool]]:
+    """(webhook-id, status, time answered, verified) of every answered request."""
+    return [(q["id"], q["status"], q["responded"], q["verified"]) for q in receiver.snapshot() if q["status"] is not None]
 
 
 def ts(text: str) -> float:
@@ -115,7 +79,7 @@ def main() -> int:
     updates = args.changes - creates
     print(f"starting wrangler dev (retry schedule {SCHEDULE}) ...", flush=True)
     worker = Worker(WEBHOOK_RETRY_SCHEDULE=SCHEDULE, WEBHOOK_TIMEOUT_MS="5000", OUTBOX_GRACE_SECONDS="60").start()
-    receiver = FlakyReceiver(args.fail, args.seed)
+    receiver = flaky_receiver(args.fail, args.seed)
     try:
         r = worker.api("POST", "/v1/webhook_endpoints", {"url": receiver.url})
         assert r.status_code == 201, r.text
@@ -167,7 +131,7 @@ def main() -> int:
         redelivered: set[str] = set()
         last_report = 0.0
         while time.time() < deadline:
-            reqs = receiver.snapshot()
+            reqs = snapshot(receiver)
             delivered = {wid for wid, st, _, _ in reqs if 200 <= st < 300}
             if want <= delivered:
                 break
@@ -181,7 +145,7 @@ def main() -> int:
                         redelivered.add(eid)
             time.sleep(0.5)
 
-        reqs = receiver.snapshot()
+        reqs = snapshot(receiver)
         ok = [(wid, t) for wid, st, t, _ in reqs if 200 <= st < 300]
         first_ok: dict[str, float] = {}
         for wid, t in ok:

@@ -3,6 +3,7 @@ and a real webhook receiver on 127.0.0.1, for the end-to-end tests."""
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import secrets
@@ -174,16 +175,25 @@ class Directory:
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that verifies every signature with
-    the Standard Webhooks reference library. `plan(n)` decides the answer to
-    the n-th request: a status code, or ("sleep", seconds, status)."""
+    """A webhook receiver on 127.0.0.1 that checks every signature with the
+    Standard Webhooks reference library. `plan(q)` answers each request: a
+    status, `(status, retry_after)` or `("sleep", seconds, status)`. `q` has
+    `n` (request number), `attempt` (requests so far with this webhook-id,
+    this one included), `id` (webhook-id), `event` (parsed body), `headers`
+    (lower-cased), `body` (bytes), `arrived` (time.time()) and `verified`.
+    Requests are recorded on arrival; `status` is set when the answer goes
+    out. Every answer says `Connection: close`: http.server closes each
+    connection, and workerd would otherwise reuse a dead socket and burn an
+    attempt ("Network connection lost")."""
 
-    def __init__(self, secret: str | None = None, plan=None):
+    def __init__(self, plan=None, secret: str | None = None):
         self.secret = secret
-        self.plan = plan or (lambda n: 200)
+        self.endpoint_id: str | None = None
+        self.plan = plan or (lambda q: 200)
         self.lock = threading.Lock()
         self.requests: list[dict] = []
         self.count = 0
+        self.per_id: collections.Counter = collections.Counter()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -191,52 +201,68 @@ class Receiver:
                 pass
 
             def do_POST(self):
+                arrived = time.time()
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                wid = headers.get("webhook-id", "")
+                try:
+                    event = json.loads(body)
+                except ValueError:
+                    event = {}
                 with receiver.lock:
                     receiver.count += 1
-                    n = receiver.count
-                verdict = receiver.plan(n)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                verified = None
-                if receiver.secret:
-                    try:
-                        Webhook(receiver.secret).verify(body, headers)
-                        verified = True
-                    except WebhookVerificationError:
-                        verified = False
-                status, retry_after = verdict, None
+                    receiver.per_id[wid] += 1
+                    q = {"n": receiver.count, "attempt": receiver.per_id[wid], "id": wid, "event": event,
+                         "headers": headers, "body": body, "arrived": arrived}
+                q["verified"] = verifies(receiver.secret, body, headers) if receiver.secret else None
+                verdict = receiver.plan(q)
+                status, retry_after, slept = verdict, None, 0.0
                 if isinstance(verdict, tuple) and verdict[0] == "sleep":
-                    time.sleep(verdict[1])
-                    status = verdict[2]
+                    slept, status = verdict[1], verdict[2]
                 elif isinstance(verdict, tuple):
                     status, retry_after = verdict
+                q.update(status=None, retry_after=retry_after, slept=slept, responded=None)
                 with receiver.lock:
-                    receiver.requests.append({"n": n, "headers": headers, "body": body, "verified": verified, "status": status, "at": time.time()})
+                    receiver.requests.append(q)
+                if slept:
+                    time.sleep(slept)
+                q.update(status=status, responded=time.time())
                 try:
                     self.send_response(status)
-                    # workerd may reuse a socket the server has closed; a fresh
-                    # connection per request keeps failed attempts honest.
-                    self.send_header("Connection", "close")
                     if retry_after is not None:
                         self.send_header("Retry-After", str(retry_after))
                     self.send_header("Content-Length", "0")
+                    self.send_header("Connection", "close")
                     self.end_headers()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.server.request_queue_size = 64
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def snapshot(self) -> list[dict]:
+        with self.lock:
+            return list(self.requests)
+
+    def of(self, directory_id: str) -> list[dict]:
+        """The requests carrying events of one directory, in arrival order."""
+        return sorted((q for q in self.snapshot() if q["event"].get("directory_id") == directory_id), key=lambda q: q["arrived"])
+
+    def delivered_ids(self, directory_id: str, timeout_ms: int | None = None) -> set[str]:
+        """Event ids of a directory answered 2xx (in time, when the Worker's timeout is given)."""
+        return {q["id"] for q in self.of(directory_id)
+                if q["status"] and 200 <= q["status"] < 300 and (timeout_ms is None or q["slept"] * 1000 < timeout_ms)}
+
     def delivered(self) -> list[dict]:
         """Distinct events answered 2xx, by webhook-id."""
-        with self.lock:
-            seen = {}
-            for r in self.requests:
-                if 200 <= r["status"] < 300:
-                    seen.setdefault(r["headers"]["webhook-id"], json.loads(r["body"]))
-            return list(seen.values())
+        seen = {}
+        for q in self.snapshot():
+            if q["status"] and 200 <= q["status"] < 300:
+                seen.setdefault(q["id"], q["event"])
+        return list(seen.values())
 
     def wait_for(self, pred, timeout: float = 60) -> bool:
         deadline = time.time() + timeout
@@ -249,3 +275,12 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def verifies(secret: str, body: bytes, headers: dict) -> bool:
+    """A Standard Webhooks signature check with the reference library."""
+    try:
+        Webhook(secret).verify(body, headers)
+        return True
+    except WebhookVerificationError:
+        return False

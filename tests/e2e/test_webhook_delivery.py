@@ -6,9 +6,7 @@ Standard Webhooks reference library, and decides its answer per request
 (`plan(q)`, where `q["attempt"]` counts the requests of this webhook-id), so
 a receiver can fail "the first k attempts of every event" whatever other
 events arrive. (It is this file's own receiver rather than harness.Receiver
-for that, for recording each request on arrival, and for answering with
-`Connection: close`: without it workerd may reuse the socket http.server has
-closed and an attempt fails with "Network connection lost".)
+for that.)
 
 Webhook endpoints are global: every receiver sees the events of every
 directory, so each test only looks at the events of its own fresh directory.
@@ -23,12 +21,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from harness import Worker
+from harness import Receiver, Worker, verifies
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -50,93 +46,12 @@ TIMEOUT_MS = 2000
 # -- helpers ---------------------------------------------------------------
 
 
-class Hook:
-    """A webhook receiver on 127.0.0.1. `plan(q)` answers each request: a
-    status, `(status, retry_after)` or `("sleep", seconds, status)`. `q` has
-    `n` (request number), `attempt` (requests so far with this webhook-id,
-    this one included), `id` (webhook-id), `event` (parsed body),
-    `headers` (lower-cased), `body` (bytes) and `arrived` (time.time())."""
+class Hook(Receiver):
+    """harness.Receiver, counting as delivered only answers sent within the
+    Worker's webhook timeout."""
 
-    def __init__(self, plan=None):
-        self.plan = plan or (lambda q: 200)
-        self.secret: str | None = None
-        self.endpoint_id: str | None = None
-        self.lock = threading.Lock()
-        self.requests: list[dict] = []
-        self.count = 0
-        self.per_id: collections.Counter = collections.Counter()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                arrived = time.time()
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                wid = headers.get("webhook-id", "")
-                try:
-                    event = json.loads(body)
-                except ValueError:
-                    event = {}
-                with hook.lock:
-                    hook.count += 1
-                    hook.per_id[wid] += 1
-                    q = {"n": hook.count, "attempt": hook.per_id[wid], "id": wid, "event": event,
-                         "headers": headers, "body": body, "arrived": arrived, "secret": hook.secret}
-                q["verified"] = verifies(hook.secret, body, headers) if hook.secret else None
-                verdict = hook.plan(q)
-                status, retry_after, slept = verdict, None, 0.0
-                if isinstance(verdict, tuple) and verdict[0] == "sleep":
-                    slept, status = verdict[1], verdict[2]
-                elif isinstance(verdict, tuple):
-                    status, retry_after = verdict
-                # Recorded on arrival; `status` is set once the answer goes out.
-                q.update(status=None, retry_after=retry_after, slept=slept, responded=None)
-                with hook.lock:
-                    hook.requests.append(q)
-                if slept:
-                    time.sleep(slept)
-                q.update(status=status, responded=time.time())
-                try:
-                    self.send_response(status)
-                    if retry_after is not None:
-                        self.send_header("Retry-After", str(retry_after))
-                    self.send_header("Content-Length", "0")
-                    # http.server speaks HTTP/1.0 and closes every connection;
-                    # say so, or workerd's client may reuse a closed socket
-                    # ("Network connection lost") and burn an attempt.
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def of(self, directory_id: str) -> list[dict]:
-        """The requests carrying events of one directory, in arrival order."""
-        with self.lock:
-            return sorted((q for q in self.requests if q["event"].get("directory_id") == directory_id), key=lambda q: q["arrived"])
-
-    def delivered_ids(self, directory_id: str) -> set[str]:
-        """Event ids answered 2xx in time (not by a request that slept past the timeout)."""
-        return {q["id"] for q in self.of(directory_id) if q["status"] and 200 <= q["status"] < 300 and q["slept"] * 1000 < TIMEOUT_MS}
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def verifies(secret: str, body: bytes, headers: dict) -> bool:
-    try:
-        Webhook(secret).verify(body, headers)
-        return True
-    except WebhookVerificationError:
-        return False
+    def delivered_ids(self, directory_id: str, timeout_ms: int | None = TIMEOUT_MS) -> set[str]:
+        return super().delivered_ids(directory_id, timeout_ms)
 
 
 def register(worker: Worker, hook: Hook, events=None) -> Hook:
