@@ -56,14 +56,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def all_deliveries(worker: Worker, endpoint_id: str) -> list[dict]:
-    out, after = [], None
-    while True:
-        q = {"limit": 100, **({"after": after} if after else {})}
-        j = worker.api("GET", f"/v1/webhook_endpoints/{endpoint_id}/deliveries", params=q).json()
-        out += j["data"]
-        after = j["list_metadata"]["after"]
-        if not after:
-            return out
+    return worker.list_all(f"/v1/webhook_endpoints/{endpoint_id}/deliveries")
 
 
 def main() -> int:

@@ -131,6 +131,20 @@ class Worker:
         headers = {"Authorization": f"Bearer {self.admin_key}", **kw.pop("headers", {})}
         return requests.request(method, self.url + path, json=body, headers=headers, timeout=30, **kw)
 
+    def list_all(self, path: str, max_pages: int = 1000, **params) -> list[dict]:
+        """Every item of a cursor-paginated /v1 list, following `after`."""
+        out, after = [], None
+        for _ in range(max_pages):
+            q = {"limit": 100, **params, **({"after": after} if after else {})}
+            r = self.api("GET", path, params=q)
+            assert r.status_code == 200, r.text
+            j = r.json()
+            out += j["data"]
+            after = j["list_metadata"]["after"]
+            if not after:
+                return out
+        raise AssertionError(f"more than {max_pages} pages of {path}")
+
     def new_directory(self, provider: str = "okta", name: str = "Test directory") -> "Directory":
         org = self.api("POST", "/v1/organizations", {"name": f"Org {secrets.token_hex(3)}"})
         assert org.status_code == 201, org.text
@@ -158,20 +172,8 @@ class Directory:
         return requests.request(method, self.base + path, data=data, headers=headers, timeout=30, **kw)
 
     def events(self, **params) -> list[dict]:
-        """Every event of this directory, in order, following the cursor."""
-        out, after = [], None
-        for _ in range(1000):
-            q = {"directory_id": self.id, "limit": 100, **params}
-            if after:
-                q["after"] = after
-            r = self.worker.api("GET", "/v1/events", params=q)
-            assert r.status_code == 200, r.text
-            j = r.json()
-            out += j["data"]
-            after = j["list_metadata"]["after"]
-            if not after:
-                return out
-        raise AssertionError("too many event pages")
+        """Every event of this directory, in order."""
+        return self.worker.list_all("/v1/events", directory_id=self.id, **params)
 
 
 class Receiver:

@@ -99,22 +99,8 @@ def wait_until(pred, timeout: float, what: str, worker: Worker | None = None, st
 
 
 def deliveries(worker: Worker, endpoint_id: str, event_id: str | None = None) -> list[dict]:
-    """Every logged attempt to an endpoint, following the cursor."""
-    out, after = [], None
-    for _ in range(200):
-        q = {"limit": 100}
-        if event_id:
-            q["event_id"] = event_id
-        if after:
-            q["after"] = after
-        r = worker.api("GET", f"/v1/webhook_endpoints/{endpoint_id}/deliveries", params=q)
-        assert r.status_code == 200, r.text
-        j = r.json()
-        out += j["data"]
-        after = j["list_metadata"]["after"]
-        if not after:
-            return out
-    raise AssertionError("too many delivery pages")
+    """Every logged attempt to an endpoint."""
+    return worker.list_all(f"/v1/webhook_endpoints/{endpoint_id}/deliveries", max_pages=200, **({"event_id": event_id} if event_id else {}))
 
 
 def attempts_by_event(worker: Worker, endpoint_id: str, event_ids) -> dict[str, list[dict]]:
@@ -498,14 +484,7 @@ def test_sequence_is_strictly_increasing_and_gapless_under_concurrent_writes(wor
     assert len({e["id"] for e in events}) == len(events)
     assert events[0]["event"] == "dsync.activated"
     # The organisation's log (ordered by commit) agrees with the per-directory order.
-    org_log, after = [], None
-    for _ in range(50):
-        params = {"organization_id": directory.org, "limit": 100, **({"after": after} if after else {})}
-        j = worker.api("GET", "/v1/events", params=params).json()
-        org_log += j["data"]
-        after = j["list_metadata"]["after"]
-        if not after:
-            break
+    org_log = worker.list_all("/v1/events", max_pages=50, organization_id=directory.org)
     assert [e["id"] for e in org_log] == [e["id"] for e in events]
     # A filtered log keeps the order.
     updated = directory.events(events="dsync.user.updated")
