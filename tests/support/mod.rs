@@ -10,13 +10,17 @@ use rollcall::support::time::Millis;
 use serde_json::{json, Value};
 use std::cell::Cell;
 
-pub const ADMIN: &str = "native-admin-key";
+pub const ADMIN: &str = "native-admin-key-0123456789abcdef0123456789";
 pub const ORIGIN: &str = "https://rollcall.test";
 
 /// Deterministic entropy (xorshift); tests never depend on its values.
+/// A state of 0 stands for a failed source.
 pub struct Xorshift(pub Cell<u64>);
 impl Entropy for Xorshift {
-    fn fill(&self, buf: &mut [u8]) {
+    fn fill(&self, buf: &mut [u8]) -> bool {
+        if self.0.get() == 0 {
+            return false;
+        }
         for b in buf.iter_mut() {
             let mut x = self.0.get();
             x ^= x << 13;
@@ -25,6 +29,7 @@ impl Entropy for Xorshift {
             self.0.set(x);
             *b = (x >> 24) as u8;
         }
+        true
     }
 }
 
@@ -32,7 +37,7 @@ pub struct App {
     pub db: Sqlite,
     pub cfg: Config,
     pub clock: Cell<i64>,
-    entropy: Xorshift,
+    pub entropy: Xorshift,
 }
 
 #[derive(Debug, Clone)]
@@ -60,7 +65,8 @@ impl App {
         let cfg = Config {
             default_hosts: vec!["rollcall.test".into()],
             admin_api_key: ADMIN.into(),
-            encryption_key: "native-encryption-key".into(),
+            encryption_key: "native-encryption-key-0123456789abcdef0123".into(),
+            allow_http_loopback_webhooks: true,
             expose_cost: true,
             ..Config::default()
         };
