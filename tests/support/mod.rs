@@ -33,6 +33,28 @@ impl Entropy for Xorshift {
     }
 }
 
+/// One D1 batch as a request ran it.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub sqls: Vec<String>,
+    pub failed: bool,
+}
+
+/// The database, with every batch recorded.
+pub struct Recorder<'a> {
+    pub inner: &'a Sqlite,
+    pub batches: std::cell::RefCell<Vec<Batch>>,
+}
+
+impl rollcall::storage::Db for Recorder<'_> {
+    async fn batch(&self, stmts: Vec<rollcall::storage::Stmt>) -> Result<Vec<rollcall::storage::StmtResult>, rollcall::storage::DbError> {
+        let sqls = stmts.iter().map(|s| s.sql.clone()).collect();
+        let r = rollcall::storage::Db::batch(self.inner, stmts).await;
+        self.batches.borrow_mut().push(Batch { sqls, failed: r.is_err() });
+        r
+    }
+}
+
 pub struct App {
     pub db: Sqlite,
     pub cfg: Config,
@@ -85,6 +107,18 @@ impl App {
         let raw = out.response();
         let body = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
         (Resp { status: raw.status, body, raw }, out)
+    }
+
+    /// Sends a prepared request and records every D1 batch it ran: the
+    /// statements' SQL, and whether the batch failed (stopping there, as D1 does).
+    pub fn recorded(&self, req: HttpRequest) -> (Resp, Vec<Batch>) {
+        self.advance(1);
+        let rec = Recorder { inner: &self.db, batches: std::cell::RefCell::new(Vec::new()) };
+        let svc = Services { db: &rec, cfg: &self.cfg, now: Millis(self.clock.get()), entropy: &self.entropy };
+        let out = block_on(app::handle(&svc, req));
+        let raw = out.response();
+        let body = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
+        (Resp { status: raw.status, body, raw }, rec.batches.into_inner())
     }
 
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Resp {

@@ -68,7 +68,11 @@ impl<D: Db> Ctx<'_, '_, D> {
                 self.publish.borrow_mut().extend(c.event_ids);
                 Ok(Some(authed))
             }
-            Err(DbError::Precondition) => Ok(None),
+            Err(DbError::Precondition) => {
+                // The credential may have been revoked: check it afresh.
+                auth::verified::forget(&self.cred);
+                Ok(None)
+            }
             Err(DbError::Unique(_)) => Err(ScimError::uniqueness(unique.to_string())),
             Err(e) => Err(auth::internal(e)),
         }
