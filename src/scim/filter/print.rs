@@ -199,6 +199,15 @@ mod tests {
     }
 
     #[test]
+    fn a_float_literal_parses_to_the_nearest_double_so_it_prints_back_unchanged() {
+        // Without serde_json's `float_roundtrip` this parses one ULP off.
+        let tree = parse_filter("x eq 6.333612855406149e+186").unwrap();
+        let expected = serde_json::Number::from_f64(6.333612855406149e186).unwrap();
+        assert_eq!(tree, Filter::Compare { path: AttrPath::named("x"), op: CompareOp::Eq, value: CompValue::Number(expected) });
+        assert_eq!(round_trips("x eq 6.333612855406149e+186"), "x eq 6.333612855406149e+186");
+    }
+
+    #[test]
     fn value_paths_not_and_urns_print_in_their_own_syntax() {
         let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
         assert_eq!(
