@@ -8,7 +8,7 @@
 //! four spellings of `manager`. All of that is accepted here, once, so the
 //! rest of the server only ever sees one shape.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -234,8 +234,10 @@ fn schemas_out(kind: ResourceKind, listed: Option<&[String]>, ext: &Map<String, 
         schema::find_extension(kind, s).map_or_else(|| s.to_string(), |(urn, _)| urn.to_string())
     };
     let more = listed.unwrap_or_default().iter().map(|s| canonical(s)).chain(ext.keys().cloned());
+    // URNs compare case-insensitively; a set keeps a long `schemas` list linear.
+    let mut seen: HashSet<String> = out.iter().map(|s| s.to_ascii_lowercase()).collect();
     for s in more {
-        if !s.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(&s)) {
+        if !s.is_empty() && seen.insert(s.to_ascii_lowercase()) {
             out.push(s);
         }
     }
