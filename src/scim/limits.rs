@@ -25,6 +25,10 @@ pub const MAX_ATTRIBUTE_NAMES: usize = 100;
 /// Bytes of filter text (a 90-term `or` of userName matches is ~2.5 KB).
 pub const MAX_FILTER_BYTES: usize = 4_096;
 
+/// Distinct unknown extension schemas kept on one resource (Entra's custom
+/// extension attributes use one; no IdP sends more than a few).
+pub const MAX_UNKNOWN_EXTENSIONS: usize = 50;
+
 /// The `tooMany` answer for one cap.
 pub fn too_many(what: &str, max: usize) -> ScimError {
     ScimError::bad_request(super::ScimType::TooMany, format!("Too many {what} in one request: at most {max}"))
@@ -108,6 +112,32 @@ mod tests {
         let fits = json!({"Operations": [add(600), {"op": "remove", "path": "members[value eq \"u1\"]"}, {"op": "add", "path": "Members", "value": {"value": "u9"}}]});
         assert!(check_patch(&fits).is_ok());
         assert!(check_group(&json!({"members": (0..=MAX_MEMBERS_PER_REQUEST).map(|i| json!({"value": i.to_string()})).collect::<Vec<_>>()})).is_err());
+    }
+
+    #[test]
+    fn a_resource_keeps_at_most_fifty_unknown_extensions() {
+        use crate::scim::resource::normalize;
+        use crate::scim::schema::ResourceKind;
+        let body = |n: usize| {
+            let mut o = serde_json::Map::new();
+            o.insert("userName".into(), json!("a@x.io"));
+            for i in 0..n {
+                o.insert(format!("urn:example:ext{i}:2.0:User:shoeSize"), json!(i));
+            }
+            Value::Object(o)
+        };
+        assert!(normalize(ResourceKind::User, &body(MAX_UNKNOWN_EXTENSIONS)).is_ok());
+        let e = normalize(ResourceKind::User, &body(MAX_UNKNOWN_EXTENSIONS + 1)).unwrap_err();
+        assert_eq!(e.scim_type, Some(super::super::ScimType::TooMany));
+        // 20,000 flattened keys of one extension stay linear.
+        let mut o = serde_json::Map::new();
+        o.insert("userName".into(), json!("a@x.io"));
+        for i in 0..20_000 {
+            o.insert(format!("urn:example:ext:2.0:User:a{i}"), json!(i));
+        }
+        let started = std::time::Instant::now();
+        assert!(normalize(ResourceKind::User, &Value::Object(o)).is_ok());
+        assert!(started.elapsed().as_secs() < 3);
     }
 
     #[test]

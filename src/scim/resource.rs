@@ -126,7 +126,7 @@ impl Builder {
             }
             Value::Object(_) => {
                 self.unknown.insert(key.to_string(), value.clone());
-                Ok(())
+                self.check_unknown()
             }
             _ => match key.rsplit_once(':') {
                 // A flattened attribute of an unknown extension (`urn:…:2.0:User:shoeSize`).
@@ -136,11 +136,20 @@ impl Builder {
                     if let Value::Object(m) = entry {
                         m.insert(attr.to_string(), value.clone());
                     }
-                    Ok(())
+                    self.check_unknown()
                 }
                 _ => Err(ScimError::invalid_value(format!("Extension '{key}' must be an object"))),
             },
         }
+    }
+
+    /// Unknown extensions are kept, but only so many: each key looks its
+    /// owner up among them, so their number bounds that work.
+    fn check_unknown(&self) -> Result<(), ScimError> {
+        if self.unknown.len() > super::limits::MAX_UNKNOWN_EXTENSIONS {
+            return Err(super::limits::too_many("extension schemas", super::limits::MAX_UNKNOWN_EXTENSIONS));
+        }
+        Ok(())
     }
 
     fn take_plain(&mut self, key: &str, value: &Value) -> Result<(), ScimError> {
