@@ -1,6 +1,7 @@
-//! Who may call `/scim/v2/{directory_id}`: the directory's bearer token,
-//! checked in the same D1 batch as the reads it guards, on a hostname that
-//! serves the directory's organisation.
+//! Who may call `/scim/v2/{directory_id}`: the directory's bearer token (or
+//! an OAuth access token), on a hostname that serves the directory's
+//! organisation. The check is a guard at the head of every read batch: when
+//! it fails the batch stops there, so nothing the caller asked for is read.
 
 use crate::app::Services;
 use crate::directory::views::directory_view;
@@ -34,7 +35,6 @@ pub struct Credential<'a> {
     pub oauth_client: Option<String>,
 }
 
-/// Statements to put first in the request's read batch.
 /// A bearer token is found by its hash; an access token by its client,
 /// which must still exist (deleting the client revokes its tokens). The
 /// condition reads `?2`.
