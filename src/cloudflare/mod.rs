@@ -33,9 +33,13 @@ impl Entropy for WebCrypto {
 /// Reads at most `limit` bytes of the body, counting the bytes actually
 /// received (a chunked body has no Content-Length to trust); a declared
 /// length over the limit is refused without reading. Returns the bytes and
-/// whether the body went past the limit (the rest is never read).
+/// whether the body went past the limit. Past it, the rest is received and
+/// dropped (never stored) up to `DRAIN_BYTES`, so the connection stays usable
+/// for the caller's next request; a longer body is cut off there.
 async fn read_body(req: &mut Request, limit: usize) -> (Vec<u8>, bool) {
     use futures_util::StreamExt;
+    /// How much of an oversized streamed body is received and dropped.
+    const DRAIN_BYTES: usize = 16 * 1_048_576;
     let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return (Vec::new(), true);
@@ -45,14 +49,22 @@ async fn read_body(req: &mut Request, limit: usize) -> (Vec<u8>, bool) {
     }
     let Ok(mut stream) = req.stream() else { return (Vec::new(), false) };
     let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else { break };
-        if body.len() + chunk.len() > limit {
-            return (body, true);
+    let mut received = 0usize;
+    while let Some(Ok(chunk)) = stream.next().await {
+        received = received.saturating_add(chunk.len());
+        if received > limit {
+            if received > DRAIN_BYTES {
+                break;
+            }
+            continue;
         }
         body.extend_from_slice(&chunk);
     }
-    (body, false)
+    let too_large = received > limit;
+    if too_large {
+        body.clear();
+    }
+    (body, too_large)
 }
 
 fn config(env: &Env) -> Config {
