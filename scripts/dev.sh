@@ -17,6 +17,11 @@ if [ ! -f .dev.vars ]; then
   } > .dev.vars
   echo "Wrote .dev.vars with a new local admin key." >&2
 fi
+# Dev-only settings: cost headers for the benchmarks, http webhooks to
+# loopback receivers for the tour. Added to an older .dev.vars too.
+for setting in EXPOSE_COST=1 ALLOW_HTTP_LOOPBACK_WEBHOOKS=1; do
+  grep -q "^${setting%%=*}=" .dev.vars || echo "$setting" >> .dev.vars
+done
 ADMIN_API_KEY=$(sed -n 's/^ADMIN_API_KEY=//p' .dev.vars)
 
 CI=1 wrangler d1 migrations apply rollcall --local >/dev/null

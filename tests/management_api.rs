@@ -65,7 +65,7 @@ fn deleting_a_directory_emits_dsync_deleted_revokes_tokens_and_purges_its_data()
     let del = app.admin("DELETE", &format!("/v1/directories/{}", dir.id), None);
     assert_eq!(del.status, 202);
     assert_eq!(app.admin("GET", &format!("/v1/directories/{}", dir.id), None).body["state"], "deleting");
-    assert_eq!(app.scim(&dir, "GET", "/Users", None).status, 404);
+    assert_eq!(app.scim(&dir, "GET", "/Users", None).status, 401, "a deleted directory answers like an unknown one");
     let names = app.event_names(&dir);
     assert_eq!(names.last().map(String::as_str), Some("dsync.deleted"));
     let svc = Services { db: &app.db, cfg: &app.cfg, now: Millis(app.clock.get()), entropy: &support::Xorshift(std::cell::Cell::new(7)) };

@@ -346,7 +346,7 @@ fn a_warm_isolate_still_checks_every_create_credential() {
     let wrong_host = app.raw("POST", &format!("https://elsewhere.test/scim/v2/{}/Users", dir.id), vec![("authorization".into(), format!("Bearer {}", dir.token))], json!({"userName": "h@x.io"}).to_string().into_bytes()).0;
     assert_eq!(wrong_host.status, 404);
     assert_eq!(app.admin("DELETE", &format!("/v1/directories/{}", dir.id), None).status, 202);
-    assert_eq!(app.scim(&dir, "POST", "/Users", Some(json!({"userName": "late@x.io"}))).status, 404);
+    assert_eq!(app.scim(&dir, "POST", "/Users", Some(json!({"userName": "late@x.io"}))).status, 401);
 }
 
 #[test]

@@ -178,7 +178,8 @@ enum Next {
 /// during a rotation's overlap.
 fn secrets<D: Db>(svc: &Services<'_, D>, endpoint: &Row, at: Millis) -> Vec<String> {
     let boxed = SecretBox::new(&svc.cfg.encryption_key);
-    let open = |col: &str| endpoint.str(col).and_then(|s| boxed.open(s)).and_then(|b| String::from_utf8(b).ok());
+    let id = endpoint.str("id").unwrap_or_default();
+    let open = |col: &str| endpoint.str(col).and_then(|s| boxed.open(s, id)).and_then(|b| String::from_utf8(b).ok());
     let mut out: Vec<String> = open("secret_sealed").into_iter().collect();
     let previous_live = endpoint.str("previous_secret_expires_at").is_some_and(|t| t > at.to_rfc3339().as_str());
     if previous_live {

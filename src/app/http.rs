@@ -17,6 +17,9 @@ pub struct HttpRequest {
     /// Header names lower-case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The body went past the largest size the shell reads (counted on the
+    /// bytes received, chunked or not); `body` then holds only a prefix.
+    pub body_too_large: bool,
 }
 
 impl HttpRequest {
@@ -41,6 +44,7 @@ impl HttpRequest {
             query: parse_query(query),
             headers,
             body,
+            body_too_large: false,
         }
     }
 

@@ -43,6 +43,16 @@ pub struct Outcome {
     pub publish: Vec<QueueMessage>,
     /// A directory whose rows are to be removed in the background.
     pub purge_directory: Option<String>,
+    /// What the request cost in D1 (for the shell's one log line per request).
+    pub cost: Cost,
+}
+
+/// D1 calls and rows of one request, as D1 bills them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Cost {
+    pub calls: u64,
+    pub rows_read: u64,
+    pub rows_written: u64,
 }
 
 impl Outcome {
@@ -66,17 +76,33 @@ impl Outcome {
 pub async fn handle<D: Db>(svc: &Services<'_, D>, req: HttpRequest) -> Outcome {
     let metered = Metered::new(svc.db);
     let msvc = Services { db: &metered, cfg: svc.cfg, now: svc.now, entropy: svc.entropy };
-    let mut out = route(&msvc, &req).await;
-    if svc.cfg.expose_cost {
+    let mut out = if svc.entropy.fill(&mut [0u8; 16]) { route(&msvc, &req).await } else { entropy_unavailable(&req) };
+    out.cost = Cost { calls: metered.calls.get(), rows_read: metered.rows_read.get(), rows_written: metered.rows_written.get() };
+    // Cost headers are a benchmarking aid: off unless enabled, and never on
+    // a refusal (a 401 must not tell how much it would have read).
+    if svc.cfg.expose_cost && out.response.as_ref().is_some_and(|r| (200..300).contains(&r.status)) {
         if let Some(r) = out.response.take() {
             out.response = Some(
-                r.header("x-rollcall-d1-calls", metered.calls.get().to_string())
-                    .header("x-rollcall-d1-rows-read", metered.rows_read.get().to_string())
-                    .header("x-rollcall-d1-rows-written", metered.rows_written.get().to_string()),
+                r.header("x-rollcall-d1-calls", out.cost.calls.to_string())
+                    .header("x-rollcall-d1-rows-read", out.cost.rows_read.to_string())
+                    .header("x-rollcall-d1-rows-written", out.cost.rows_written.to_string()),
             );
         }
     }
     out
+}
+
+/// 503 when the entropy source fails: no id or secret is made from
+/// predictable bytes. In the protocol's own form.
+fn entropy_unavailable(req: &HttpRequest) -> Outcome {
+    log_error("entropy source failed: answering 503");
+    let detail = "No secure randomness is available right now; retry later";
+    let r = if req.path.starts_with("/scim/") {
+        scim::error_response(&crate::scim::ScimError { retry_after: Some(1), ..crate::scim::ScimError::new(503, None, detail) })
+    } else {
+        api::ApiError::new(503, "entropy_unavailable", detail).response().header("retry-after", "1")
+    };
+    Outcome::respond(r)
 }
 
 async fn route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> Outcome {

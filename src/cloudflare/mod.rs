@@ -17,21 +17,42 @@ const DB: &str = "DB";
 const EVENTS_QUEUE: &str = "EVENTS";
 const DEAD_LETTER_QUEUE: &str = "EVENTS_DLQ";
 
-/// Web Crypto's `getRandomValues`.
+/// Web Crypto's `getRandomValues`. A failure is reported, never papered
+/// over with clock bits: the app answers 503 (see `app::handle`).
 struct WebCrypto;
 impl Entropy for WebCrypto {
-    fn fill(&self, buf: &mut [u8]) {
-        if getrandom::getrandom(buf).is_err() {
-            // Never proceed with predictable bytes: fail loudly is not an
-            // option in wasm (a panic kills the isolate), so mix the clock
-            // in as a last resort and log it.
+    fn fill(&self, buf: &mut [u8]) -> bool {
+        let ok = getrandom::getrandom(buf).is_ok();
+        if !ok {
             console_error!("getrandom failed");
-            let t = Date::now().as_millis().to_le_bytes();
-            for (i, b) in buf.iter_mut().enumerate() {
-                *b ^= t.get(i % t.len()).copied().unwrap_or(0);
-            }
         }
+        ok
     }
+}
+
+/// Reads at most `limit` bytes of the body, counting the bytes actually
+/// received (a chunked body has no Content-Length to trust); a declared
+/// length over the limit is refused without reading. Returns the bytes and
+/// whether the body went past the limit (the rest is never read).
+async fn read_body(req: &mut Request, limit: usize) -> (Vec<u8>, bool) {
+    use futures_util::StreamExt;
+    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return (Vec::new(), true);
+    }
+    if declared == Some(0) || matches!(req.method(), worker::Method::Get | worker::Method::Head) {
+        return (Vec::new(), false);
+    }
+    let Ok(mut stream) = req.stream() else { return (Vec::new(), false) };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else { break };
+        if body.len() + chunk.len() > limit {
+            return (body, true);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    (body, false)
 }
 
 fn config(env: &Env) -> Config {
@@ -83,18 +104,29 @@ fn to_response(r: HttpResponse) -> worker::Result<Response> {
 
 #[event(fetch)]
 pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let started = now();
     let cfg = config(&env);
-    let too_big = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<usize>().ok()).is_some_and(|n| n > cfg.max_payload);
-    let body = if too_big { vec![0; cfg.max_payload + 1] } else { req.bytes().await.unwrap_or_default() };
+    let (body, body_too_large) = read_body(&mut req, cfg.max_payload).await;
     let headers: Vec<(String, String)> = req.headers().entries().collect();
     let url = req.url()?;
-    let request = HttpRequest::new(req.method().as_ref(), url.as_str(), headers, body);
+    let mut request = HttpRequest::new(req.method().as_ref(), url.as_str(), headers, body);
+    request.body_too_large = body_too_large;
+    let (method, path) = (request.method.clone(), request.path.clone());
     let db = D1(env.d1(DB)?);
     let out = {
-        let svc = Services { db: &db, cfg: &cfg, now: now(), entropy: &WebCrypto };
+        let svc = Services { db: &db, cfg: &cfg, now: started, entropy: &WebCrypto };
         app::handle(&svc, request).await
     };
     flush_logs();
+    // One line per request: what was asked (never the query string, headers
+    // or body: tokens and filters stay out of logs), the answer and its cost.
+    let line = serde_json::json!({
+        "msg": "request", "method": method, "path": path.chars().take(256).collect::<String>(),
+        "status": out.response.as_ref().map_or(500, |r| r.status),
+        "d1_calls": out.cost.calls, "rows_read": out.cost.rows_read, "rows_written": out.cost.rows_written,
+        "ms": now().0 - started.0,
+    });
+    console_log!("{line}");
     if !out.publish.is_empty() || out.purge_directory.is_some() {
         let messages = out.publish.clone();
         let purge = out.purge_directory.clone();

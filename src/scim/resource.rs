@@ -8,7 +8,7 @@
 //! four spellings of `manager`. All of that is accepted here, once, so the
 //! rest of the server only ever sees one shape.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -126,7 +126,7 @@ impl Builder {
             }
             Value::Object(_) => {
                 self.unknown.insert(key.to_string(), value.clone());
-                Ok(())
+                self.check_unknown()
             }
             _ => match key.rsplit_once(':') {
                 // A flattened attribute of an unknown extension (`urn:…:2.0:User:shoeSize`).
@@ -136,11 +136,20 @@ impl Builder {
                     if let Value::Object(m) = entry {
                         m.insert(attr.to_string(), value.clone());
                     }
-                    Ok(())
+                    self.check_unknown()
                 }
                 _ => Err(ScimError::invalid_value(format!("Extension '{key}' must be an object"))),
             },
         }
+    }
+
+    /// Unknown extensions are kept, but only so many: each key looks its
+    /// owner up among them, so their number bounds that work.
+    fn check_unknown(&self) -> Result<(), ScimError> {
+        if self.unknown.len() > super::limits::MAX_UNKNOWN_EXTENSIONS {
+            return Err(super::limits::too_many("extension schemas", super::limits::MAX_UNKNOWN_EXTENSIONS));
+        }
+        Ok(())
     }
 
     fn take_plain(&mut self, key: &str, value: &Value) -> Result<(), ScimError> {
@@ -234,8 +243,10 @@ fn schemas_out(kind: ResourceKind, listed: Option<&[String]>, ext: &Map<String, 
         schema::find_extension(kind, s).map_or_else(|| s.to_string(), |(urn, _)| urn.to_string())
     };
     let more = listed.unwrap_or_default().iter().map(|s| canonical(s)).chain(ext.keys().cloned());
+    // URNs compare case-insensitively; a set keeps a long `schemas` list linear.
+    let mut seen: HashSet<String> = out.iter().map(|s| s.to_ascii_lowercase()).collect();
     for s in more {
-        if !s.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(&s)) {
+        if !s.is_empty() && seen.insert(s.to_ascii_lowercase()) {
             out.push(s);
         }
     }

@@ -203,3 +203,22 @@ fn a_flattened_attribute_of_an_unknown_extension_folds_into_it() {
     assert_eq!(r[ext], json!({"CustomAttribute": "Blue", "Size": 42}));
     assert!(r["schemas"].as_array().unwrap().iter().any(|s| s == ext));
 }
+
+#[test]
+fn a_member_list_of_twenty_thousand_ids_is_deduplicated_in_linear_time() {
+    let mut members: Vec<Value> = (0..20_000).map(|i| json!({"value": format!("user-{i:06}")})).collect();
+    members.push(json!("user-000007"));
+    let ids = crate::support::assert_fast(3, || member_ids(&Value::Array(members)).unwrap());
+    assert_eq!(ids.len(), 20_000);
+    assert_eq!(ids.get(7).map(String::as_str), Some("user-000007"));
+}
+
+#[test]
+fn a_schemas_list_of_ten_thousand_urns_is_deduplicated_in_linear_time() {
+    let mut schemas: Vec<String> = (0..10_000).map(|i| format!("urn:acme:ext{i}:2.0:User")).collect();
+    schemas.push(USER_SCHEMA.to_string());
+    schemas.push("URN:ACME:EXT7:2.0:USER".to_string());
+    let body = json!({"schemas": schemas, "userName": "u"});
+    let stored = crate::support::assert_fast(3, || user(body));
+    assert_eq!(stored.get("schemas").and_then(Value::as_array).map(Vec::len), Some(10_001));
+}

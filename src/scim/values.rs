@@ -3,6 +3,10 @@
 //! shapes, at most one primary, and `manager` in every form IdPs send
 //! (docs/IDP-QUIRKS.md, "Required server behaviour" 3 and 12).
 
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
@@ -27,6 +31,8 @@ pub fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
         other => vec![other],
     };
     let mut ids: Vec<String> = Vec::new();
+    // A set, not a scan of `ids`: a member list is client input of any length.
+    let mut seen: HashSet<&str> = HashSet::new();
     for item in items {
         let id = match item {
             Value::Null => continue,
@@ -42,11 +48,71 @@ pub fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
         if id.is_empty() {
             return Err(ScimError::invalid_value("Each member needs a non-empty string 'value'"));
         }
-        if !ids.iter().any(|x| x == id) {
+        if seen.insert(id) {
             ids.push(id.to_string());
         }
     }
     Ok(ids)
+}
+
+/// A JSON value as a hash-set key: two keys are equal exactly when the
+/// values are `==` (objects regardless of key order), so de-duplicating a
+/// client's list takes one pass instead of a `contains` scan per element.
+#[derive(Clone, Copy)]
+pub(crate) struct ValueKey<'a>(pub(crate) &'a Value);
+
+impl PartialEq for ValueKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for ValueKey<'_> {}
+
+impl Hash for ValueKey<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(fingerprint(self.0));
+    }
+}
+
+/// A hash consistent with `Value`'s `==`: object entries are combined
+/// order-independently, and `-0.0` hashes like `0.0`.
+fn fingerprint(value: &Value) -> u64 {
+    let mut h = DefaultHasher::new();
+    match value {
+        Value::Null => 0u8.hash(&mut h),
+        Value::Bool(b) => (1u8, b).hash(&mut h),
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => (2u8, u).hash(&mut h),
+            (None, Some(i), _) => (3u8, i).hash(&mut h),
+            (None, None, f) => (4u8, f.filter(|f| *f != 0.0).map_or(0, f64::to_bits)).hash(&mut h),
+        },
+        Value::String(s) => (5u8, s).hash(&mut h),
+        Value::Array(items) => {
+            6u8.hash(&mut h);
+            items.iter().for_each(|v| h.write_u64(fingerprint(v)));
+        }
+        Value::Object(o) => {
+            let entries = o.iter().fold(0u64, |acc, (k, v)| {
+                let mut e = DefaultHasher::new();
+                (k, fingerprint(v)).hash(&mut e);
+                acc.wrapping_add(e.finish())
+            });
+            (7u8, o.len(), entries).hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+/// Drops from `new` every value already in `old` or earlier in `new`
+/// (RFC 7644 §3.5.2.1: adding a value that is present changes nothing).
+pub(crate) fn retain_unseen(old: &[Value], new: &mut Vec<Value>) {
+    let keep: Vec<bool> = {
+        let mut seen: HashSet<ValueKey<'_>> = old.iter().map(ValueKey).collect();
+        new.iter().map(|v| seen.insert(ValueKey(v))).collect()
+    };
+    let mut keep = keep.into_iter();
+    new.retain(|_| keep.next().unwrap_or(false));
 }
 
 /// Reads `true`/`false` and the strings `"true"`/`"false"` in any case

@@ -2,7 +2,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -54,36 +54,76 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The least length, in bytes, of `ADMIN_API_KEY` and `ENCRYPTION_KEY`: 256
+/// bits, what an HMAC-SHA256 or ChaCha20 key holds.
+pub const MIN_KEY_BYTES: usize = 32;
+
+/// What each key derived from `ENCRYPTION_KEY` is for (HKDF `info`, RFC 5869
+/// §3.2): one key per use, so no use can be turned against another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// Seals webhook signing secrets at rest ([`SecretBox`]).
+    WebhookSecrets,
+    /// MACs the OAuth access tokens (`rca_…`).
+    OauthAccessTokens,
+}
+
+impl KeyUse {
+    fn info(self) -> &'static [u8] {
+        match self {
+            KeyUse::WebhookSecrets => b"rollcall/v2/webhook-secret-box",
+            KeyUse::OauthAccessTokens => b"rollcall/v2/oauth-access-token",
+        }
+    }
+}
+
+/// HKDF-SHA256 (RFC 5869) of the `ENCRYPTION_KEY` secret for one use.
+pub fn derive_key(master: &[u8], key_use: KeyUse) -> [u8; 32] {
+    let mut okm = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's 255 * 32 byte limit: expand cannot fail.
+    let _ = hkdf::Hkdf::<Sha256>::new(Some(b"rollcall"), master).expand(key_use.info(), &mut okm);
+    okm
+}
+
 /// Seals secrets that must be recovered later (webhook signing secrets) with
-/// ChaCha20-Poly1305 under a key derived from the `ENCRYPTION_KEY` secret.
+/// ChaCha20-Poly1305 under the HKDF-derived [`KeyUse::WebhookSecrets`] key,
+/// bound to the row that holds them (the endpoint id is the associated data,
+/// so a sealed secret copied onto another endpoint does not open).
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
+    /// The format of the first release (`v1.`): key = SHA-256 of a label and
+    /// the passphrase, no associated data. Opened, never written.
+    legacy: ChaCha20Poly1305,
 }
 
 impl SecretBox {
-    /// Any passphrase: the key is its SHA-256 under a fixed label.
-    pub fn new(passphrase: &str) -> Self {
-        let key = Sha256::digest([b"rollcall secret box v1:".as_slice(), passphrase.as_bytes()].concat());
-        SecretBox { cipher: ChaCha20Poly1305::new(Key::from_slice(&key)) }
+    pub fn new(master: &str) -> Self {
+        let key = derive_key(master.as_bytes(), KeyUse::WebhookSecrets);
+        let legacy = Sha256::digest([b"rollcall secret box v1:".as_slice(), master.as_bytes()].concat());
+        SecretBox { cipher: ChaCha20Poly1305::new(Key::from_slice(&key)), legacy: ChaCha20Poly1305::new(Key::from_slice(&legacy)) }
     }
 
-    /// `v1.<base64 nonce>.<base64 ciphertext>`; the nonce is 12 random bytes.
-    pub fn seal(&self, plaintext: &[u8], nonce: &[u8; 12]) -> Option<String> {
-        let ct = self.cipher.encrypt(Nonce::from_slice(nonce), plaintext).ok()?;
-        Some(format!("v1.{}.{}", b64(nonce), b64(&ct)))
+    /// `v2.<base64 nonce>.<base64 ciphertext>`; the nonce is 12 random bytes
+    /// and `bound_to` (the endpoint id) the associated data.
+    pub fn seal(&self, plaintext: &[u8], nonce: &[u8; 12], bound_to: &str) -> Option<String> {
+        let ct = self.cipher.encrypt(Nonce::from_slice(nonce), Payload { msg: plaintext, aad: bound_to.as_bytes() }).ok()?;
+        Some(format!("v2.{}.{}", b64(nonce), b64(&ct)))
     }
 
-    pub fn open(&self, sealed: &str) -> Option<Vec<u8>> {
+    pub fn open(&self, sealed: &str, bound_to: &str) -> Option<Vec<u8>> {
         let mut parts = sealed.split('.');
-        if parts.next()? != "v1" {
-            return None;
-        }
+        let version = parts.next()?;
         let nonce = b64_decode(parts.next()?)?;
         let ct = b64_decode(parts.next()?)?;
         if nonce.len() != 12 || parts.next().is_some() {
             return None;
         }
-        self.cipher.decrypt(Nonce::from_slice(&nonce), ct.as_slice()).ok()
+        let nonce = Nonce::from_slice(&nonce);
+        match version {
+            "v2" => self.cipher.decrypt(nonce, Payload { msg: ct.as_slice(), aad: bound_to.as_bytes() }).ok(),
+            "v1" => self.legacy.decrypt(nonce, ct.as_slice()).ok(),
+            _ => None,
+        }
     }
 }
 
@@ -103,12 +143,31 @@ mod tests {
     }
 
     #[test]
-    fn sealed_secrets_open_only_with_the_same_key() {
-        let sealed = SecretBox::new("k1").seal(b"whsec_abc", &[7; 12]).unwrap();
-        assert!(!sealed.contains("whsec_abc"));
-        assert_eq!(SecretBox::new("k1").open(&sealed).as_deref(), Some(b"whsec_abc".as_slice()));
-        assert_eq!(SecretBox::new("k2").open(&sealed), None);
-        assert_eq!(SecretBox::new("k1").open("v1.garbage"), None);
+    fn sealed_secrets_open_only_with_the_same_key_and_endpoint() {
+        let sealed = SecretBox::new("k1").seal(b"whsec_abc", &[7; 12], "endpoint_a").unwrap();
+        assert!(sealed.starts_with("v2.") && !sealed.contains("whsec_abc"));
+        assert_eq!(SecretBox::new("k1").open(&sealed, "endpoint_a").as_deref(), Some(b"whsec_abc".as_slice()));
+        assert_eq!(SecretBox::new("k2").open(&sealed, "endpoint_a"), None);
+        assert_eq!(SecretBox::new("k1").open(&sealed, "endpoint_b"), None, "a secret moved to another endpoint does not open");
+        assert_eq!(SecretBox::new("k1").open("v1.garbage", "endpoint_a"), None);
+    }
+
+    #[test]
+    fn secrets_sealed_by_the_first_release_still_open() {
+        let key = Sha256::digest(b"rollcall secret box v1:k1");
+        let ct = ChaCha20Poly1305::new(Key::from_slice(&key)).encrypt(Nonce::from_slice(&[3; 12]), b"whsec_old".as_slice()).unwrap();
+        let sealed = format!("v1.{}.{}", b64(&[3; 12]), b64(&ct));
+        assert_eq!(SecretBox::new("k1").open(&sealed, "endpoint_a").as_deref(), Some(b"whsec_old".as_slice()));
+    }
+
+    #[test]
+    fn each_use_gets_its_own_derived_key() {
+        let a = derive_key(b"0123456789abcdef0123456789abcdef", KeyUse::WebhookSecrets);
+        let b = derive_key(b"0123456789abcdef0123456789abcdef", KeyUse::OauthAccessTokens);
+        assert_ne!(a, b);
+        assert_ne!(a, derive_key(b"0123456789abcdef0123456789abcdeF", KeyUse::WebhookSecrets));
+        // RFC 5869 A.1's construction, checked through the hkdf crate: same input, same key.
+        assert_eq!(a, derive_key(b"0123456789abcdef0123456789abcdef", KeyUse::WebhookSecrets));
     }
 
     #[test]

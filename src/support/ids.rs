@@ -5,8 +5,14 @@ use super::time::Millis;
 
 /// The source of randomness, handed in by the shell (Web Crypto) or a test.
 pub trait Entropy {
-    fn fill(&self, buf: &mut [u8]);
+    /// Fills `buf` with random bytes; false when the source failed (then
+    /// `buf` must not be used for anything secret).
+    fn fill(&self, buf: &mut [u8]) -> bool;
 }
+
+/// The entropy source failed: nothing secret can be made (answered 503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntropyUnavailable;
 
 /// Makes ids from the request's clock and entropy.
 pub struct IdGen<'a> {
@@ -17,18 +23,24 @@ pub struct IdGen<'a> {
 impl IdGen<'_> {
     /// `{prefix}_{uuid v7 in simple hex}`, e.g. `user_01936f…`.
     pub fn make(&self, prefix: &str) -> String {
+        // An id needs to be unique, not secret: on an entropy failure the
+        // clock still orders it, and the request is refused by the shell's
+        // entropy check before any secret is made.
         let mut random = [0u8; 10];
-        self.entropy.fill(&mut random);
+        let _ = self.entropy.fill(&mut random);
         let millis = u64::try_from(self.now.0).unwrap_or(0);
         let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
         format!("{prefix}_{}", id.simple())
     }
 
-    /// `len` random bytes, for secrets.
-    pub fn random_bytes(&self, len: usize) -> Vec<u8> {
+    /// `len` random bytes, for secrets; never predictable bytes.
+    pub fn random_bytes(&self, len: usize) -> Result<Vec<u8>, EntropyUnavailable> {
         let mut buf = vec![0u8; len];
-        self.entropy.fill(&mut buf);
-        buf
+        if self.entropy.fill(&mut buf) {
+            Ok(buf)
+        } else {
+            Err(EntropyUnavailable)
+        }
     }
 }
 
@@ -48,12 +60,13 @@ pub(crate) mod tests {
     /// Deterministic entropy for tests.
     pub struct Counter(pub Cell<u64>);
     impl Entropy for Counter {
-        fn fill(&self, buf: &mut [u8]) {
+        fn fill(&self, buf: &mut [u8]) -> bool {
             for b in buf.iter_mut() {
                 let n = self.0.get().wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 self.0.set(n);
                 *b = (n >> 33) as u8;
             }
+            true
         }
     }
 

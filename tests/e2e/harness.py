@@ -61,11 +61,12 @@ class Worker:
     """One `wrangler dev --local` process with its own state folder."""
 
     def __init__(self, **vars: str):
-        self.admin_key = "test-admin-" + secrets.token_hex(8)
+        self.admin_key = "test-admin-" + secrets.token_hex(16)
         self.vars = {
             "ADMIN_API_KEY": self.admin_key,
-            "ENCRYPTION_KEY": "test-enc-" + secrets.token_hex(8),
+            "ENCRYPTION_KEY": "test-enc-" + secrets.token_hex(16),
             "EXPOSE_COST": "1",
+            "ALLOW_HTTP_LOOPBACK_WEBHOOKS": "1",
             **vars,
         }
         self.dir = Path(tempfile.mkdtemp(prefix="rollcall-e2e-"))

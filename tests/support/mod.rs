@@ -10,13 +10,17 @@ use rollcall::support::time::Millis;
 use serde_json::{json, Value};
 use std::cell::Cell;
 
-pub const ADMIN: &str = "native-admin-key";
+pub const ADMIN: &str = "native-admin-key-0123456789abcdef0123456789";
 pub const ORIGIN: &str = "https://rollcall.test";
 
 /// Deterministic entropy (xorshift); tests never depend on its values.
+/// A state of 0 stands for a failed source.
 pub struct Xorshift(pub Cell<u64>);
 impl Entropy for Xorshift {
-    fn fill(&self, buf: &mut [u8]) {
+    fn fill(&self, buf: &mut [u8]) -> bool {
+        if self.0.get() == 0 {
+            return false;
+        }
         for b in buf.iter_mut() {
             let mut x = self.0.get();
             x ^= x << 13;
@@ -25,6 +29,29 @@ impl Entropy for Xorshift {
             self.0.set(x);
             *b = (x >> 24) as u8;
         }
+        true
+    }
+}
+
+/// One D1 batch as a request ran it.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub sqls: Vec<String>,
+    pub failed: bool,
+}
+
+/// The database, with every batch recorded.
+pub struct Recorder<'a> {
+    pub inner: &'a Sqlite,
+    pub batches: std::cell::RefCell<Vec<Batch>>,
+}
+
+impl rollcall::storage::Db for Recorder<'_> {
+    async fn batch(&self, stmts: Vec<rollcall::storage::Stmt>) -> Result<Vec<rollcall::storage::StmtResult>, rollcall::storage::DbError> {
+        let sqls = stmts.iter().map(|s| s.sql.clone()).collect();
+        let r = rollcall::storage::Db::batch(self.inner, stmts).await;
+        self.batches.borrow_mut().push(Batch { sqls, failed: r.is_err() });
+        r
     }
 }
 
@@ -32,7 +59,7 @@ pub struct App {
     pub db: Sqlite,
     pub cfg: Config,
     pub clock: Cell<i64>,
-    entropy: Xorshift,
+    pub entropy: Xorshift,
 }
 
 #[derive(Debug, Clone)]
@@ -60,7 +87,8 @@ impl App {
         let cfg = Config {
             default_hosts: vec!["rollcall.test".into()],
             admin_api_key: ADMIN.into(),
-            encryption_key: "native-encryption-key".into(),
+            encryption_key: "native-encryption-key-0123456789abcdef0123".into(),
+            allow_http_loopback_webhooks: true,
             expose_cost: true,
             ..Config::default()
         };
@@ -79,6 +107,18 @@ impl App {
         let raw = out.response();
         let body = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
         (Resp { status: raw.status, body, raw }, out)
+    }
+
+    /// Sends a prepared request and records every D1 batch it ran: the
+    /// statements' SQL, and whether the batch failed (stopping there, as D1 does).
+    pub fn recorded(&self, req: HttpRequest) -> (Resp, Vec<Batch>) {
+        self.advance(1);
+        let rec = Recorder { inner: &self.db, batches: std::cell::RefCell::new(Vec::new()) };
+        let svc = Services { db: &rec, cfg: &self.cfg, now: Millis(self.clock.get()), entropy: &self.entropy };
+        let out = block_on(app::handle(&svc, req));
+        let raw = out.response();
+        let body = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
+        (Resp { status: raw.status, body, raw }, rec.batches.into_inner())
     }
 
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Resp {

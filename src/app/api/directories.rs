@@ -48,10 +48,11 @@ struct NewToken {
     hint: String,
 }
 
-fn new_token<D: Db>(svc: &Services<'_, D>) -> NewToken {
-    let secret = format!("rcs_{}", b64url(&svc.ids().random_bytes(32)));
+/// A new credential `{prefix}_` + 256 random bits; never from predictable bytes.
+fn new_token<D: Db>(svc: &Services<'_, D>, prefix: &str) -> Result<NewToken, ApiError> {
+    let secret = format!("{prefix}_{}", b64url(&svc.ids().random_bytes(32).map_err(|_| super::entropy_unavailable())?));
     let hint: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-    NewToken { id: svc.ids().make("token"), hash: sha256_hex(secret.as_bytes()), hint, secret }
+    Ok(NewToken { id: svc.ids().make("token"), hash: sha256_hex(secret.as_bytes()), hint, secret })
 }
 
 pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
@@ -63,7 +64,7 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
         return Err(ApiError::invalid(format!("provider must be one of {}", PROVIDERS.join(", "))));
     }
     let id = svc.ids().make("directory");
-    let token = new_token(svc);
+    let token = new_token(svc, "rcs")?;
     let now = svc.now_text();
     let r = svc
         .db
@@ -121,7 +122,7 @@ pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
     let r = svc.db.batch(vec![stmt!(format!("SELECT {DIRECTORY_COLUMNS} FROM directories d WHERE d.id = ?1"), id)]).await.map_err(internal)?;
     let dir = first(&r, 0).ok_or_else(|| ApiError::not_found("Directory not found"))?;
     if dir.str("state") == Some("deleting") {
-        return Ok(Outcome { response: Some(HttpResponse::empty(202)), publish: Vec::new(), purge_directory: Some(id.to_string()) });
+        return Ok(Outcome { response: Some(HttpResponse::empty(202)), publish: Vec::new(), purge_directory: Some(id.to_string()), ..Default::default() });
     }
     let now = svc.now_text();
     let mut data = directory_view(dir);
@@ -154,12 +155,7 @@ pub async fn create_token<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, direc
     if kind != "bearer" && kind != "oauth_client" {
         return Err(ApiError::invalid("type must be bearer or oauth_client"));
     }
-    let mut token = new_token(svc);
-    if kind == "oauth_client" {
-        token.secret = format!("rcc_{}", b64url(&svc.ids().random_bytes(32)));
-        token.hash = sha256_hex(token.secret.as_bytes());
-        token.hint = token.secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-    }
+    let token = new_token(svc, if kind == "oauth_client" { "rcc" } else { "rcs" })?;
     let now = svc.now_text();
     let r = svc
         .db

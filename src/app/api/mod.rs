@@ -40,6 +40,19 @@ impl ApiError {
     }
 }
 
+/// A setting that makes an endpoint unusable (a missing or short key): the
+/// message names the setting, never its value.
+pub fn misconfigured(why: String) -> ApiError {
+    crate::app::log_error(&why);
+    ApiError::new(500, "misconfigured", why)
+}
+
+/// The entropy source failed: no secret is made from predictable bytes.
+pub fn entropy_unavailable() -> ApiError {
+    crate::app::log_error("entropy source failed");
+    ApiError::new(503, "entropy_unavailable", "No secure randomness is available right now; retry later")
+}
+
 /// Storage failures: logged, answered as a plain internal error.
 pub fn internal(e: DbError) -> ApiError {
     crate::app::log_error(&e.to_string());
@@ -83,13 +96,16 @@ pub fn optional_str(m: &Map<String, Value>, key: &str) -> Result<Option<String>,
 }
 
 pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&str]) -> Outcome {
-    if req.body.len() > svc.cfg.max_payload {
-        return Outcome::respond(ApiError::new(413, "payload_too_large", format!("The body exceeds {} bytes", svc.cfg.max_payload)).response());
+    if let Some(why) = svc.cfg.admin_key_problem() {
+        return Outcome::respond(misconfigured(why).response());
     }
     let key = svc.cfg.admin_api_key.as_bytes();
-    let authorised = !key.is_empty() && req.bearer().is_some_and(|t| constant_time_eq(t.as_bytes(), key));
+    let authorised = req.bearer().is_some_and(|t| constant_time_eq(t.as_bytes(), key));
     if !authorised {
         return Outcome::respond(ApiError::new(401, "unauthorized", "Send Authorization: Bearer <ADMIN_API_KEY>").response());
+    }
+    if req.body_too_large || req.body.len() > svc.cfg.max_payload {
+        return Outcome::respond(ApiError::new(413, "payload_too_large", format!("The body exceeds {} bytes", svc.cfg.max_payload)).response());
     }
     match route(svc, req, rest).await {
         Ok(o) => o,

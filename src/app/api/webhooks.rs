@@ -8,7 +8,6 @@ use crate::events::kind;
 use crate::stmt;
 use crate::storage::db::{first, rows};
 use crate::storage::{Db, Row, RowExt, SqlValue};
-use crate::support::crypto::SecretBox;
 use crate::webhook::sign::new_secret;
 use serde_json::{json, Map, Value};
 
@@ -41,14 +40,44 @@ fn view(r: &Row) -> Value {
     })
 }
 
-fn parse_url(v: Option<&Value>) -> Result<Option<String>, ApiError> {
+/// A webhook URL: `https://` to any host; `http://` only to a loopback
+/// address and only where the dev setting `ALLOW_HTTP_LOOPBACK_WEBHOOKS`
+/// allows it (a production deploy never posts events in clear text).
+fn parse_url(v: Option<&Value>, cfg: &crate::app::Config) -> Result<Option<String>, ApiError> {
     let Some(v) = v else { return Ok(None) };
     let s = v.as_str().ok_or_else(|| ApiError::invalid("url must be a string"))?.trim();
-    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
-    match rest {
-        Some(r) if !r.is_empty() && !r.starts_with('/') && !s.contains(char::is_whitespace) => Ok(Some(s.to_string())),
-        _ => Err(ApiError::invalid("url must be an absolute http(s) URL")),
+    if s.len() > 2048 || s.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        return Err(ApiError::invalid("url must be an absolute https URL of at most 2048 bytes"));
     }
+    let lower = s.to_ascii_lowercase();
+    let (secure, rest) = match (lower.strip_prefix("https://"), lower.strip_prefix("http://")) {
+        (Some(r), _) => (true, r),
+        (None, Some(r)) => (false, r),
+        _ => return Err(ApiError::invalid("url must be an absolute https URL")),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host_of(authority);
+    if host.is_empty() || authority.contains('@') {
+        return Err(ApiError::invalid("url must name a host (and no credentials)"));
+    }
+    let plain_allowed = cfg.allow_http_loopback_webhooks && is_loopback(host);
+    if !(secure || plain_allowed) {
+        return Err(ApiError::invalid("url must use https (plain http is accepted only for loopback receivers in development)"));
+    }
+    Ok(Some(s.to_string()))
+}
+
+/// The host of `host[:port]` or `[v6]:port`.
+fn host_of(authority: &str) -> &str {
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or_default();
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host == "::1" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `events`: null or absent = every event; else a non-empty list of names.
@@ -68,23 +97,24 @@ fn parse_events(m: &Map<String, Value>) -> Result<Option<Option<String>>, ApiErr
     }
 }
 
-fn sealed_new_secret<D: Db>(svc: &Services<'_, D>) -> Result<(String, String), ApiError> {
-    if svc.cfg.encryption_key.is_empty() {
-        return Err(ApiError::new(500, "not_configured", "ENCRYPTION_KEY is not set"));
-    }
-    let secret = new_secret(&svc.ids().random_bytes(32));
+/// A new signing secret and its sealed form, bound to the endpoint `id`.
+fn sealed_new_secret<D: Db>(svc: &Services<'_, D>, id: &str) -> Result<(String, String), ApiError> {
+    let Some(boxed) = svc.cfg.secret_box() else {
+        return Err(super::misconfigured(svc.cfg.encryption_key_problem().unwrap_or_default()));
+    };
+    let secret = new_secret(&svc.ids().random_bytes(32).map_err(|_| super::entropy_unavailable())?);
     let mut nonce = [0u8; 12];
-    nonce.copy_from_slice(&svc.ids().random_bytes(12));
-    let sealed = SecretBox::new(&svc.cfg.encryption_key).seal(secret.as_bytes(), &nonce).ok_or_else(|| ApiError::new(500, "internal_error", "Could not seal the secret"))?;
+    nonce.copy_from_slice(&svc.ids().random_bytes(12).map_err(|_| super::entropy_unavailable())?);
+    let sealed = boxed.seal(secret.as_bytes(), &nonce, id).ok_or_else(|| ApiError::new(500, "internal_error", "Could not seal the secret"))?;
     Ok((secret, sealed))
 }
 
 pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let b = body(req)?;
-    let url = parse_url(b.get("url"))?.ok_or_else(|| ApiError::invalid("url is required"))?;
+    let url = parse_url(b.get("url"), svc.cfg)?.ok_or_else(|| ApiError::invalid("url is required"))?;
     let events = parse_events(&b)?.flatten();
-    let (secret, sealed) = sealed_new_secret(svc)?;
     let id = svc.ids().make("endpoint");
+    let (secret, sealed) = sealed_new_secret(svc, &id)?;
     let now = svc.now_text();
     let r = svc
         .db
@@ -122,7 +152,7 @@ pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
 /// `{url?, events?, state?: "enabled"|"disabled"}`; enabling clears the reason.
 pub async fn update<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -> ApiResult {
     let b = body(req)?;
-    let url = parse_url(b.get("url"))?;
+    let url = parse_url(b.get("url"), svc.cfg)?;
     let events = parse_events(&b)?;
     let state = match b.get("state") {
         None | Some(Value::Null) => None,
@@ -173,7 +203,7 @@ pub async fn rotate_secret<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: 
         None | Some(Value::Null) => DEFAULT_OVERLAP_SECONDS,
         Some(v) => v.as_i64().filter(|n| (0..=7 * 86_400).contains(n)).ok_or_else(|| ApiError::invalid("expire_previous_in_seconds must be 0 to 604800"))?,
     };
-    let (secret, sealed) = sealed_new_secret(svc)?;
+    let (secret, sealed) = sealed_new_secret(svc, id)?;
     let expires = svc.now.plus_seconds(overlap).to_rfc3339();
     let r = svc
         .db

@@ -1,6 +1,7 @@
-//! Who may call `/scim/v2/{directory_id}`: the directory's bearer token,
-//! checked in the same D1 batch as the reads it guards, on a hostname that
-//! serves the directory's organisation.
+//! Who may call `/scim/v2/{directory_id}`: the directory's bearer token (or
+//! an OAuth access token), on a hostname that serves the directory's
+//! organisation. The check is a guard at the head of every read batch: when
+//! it fails the batch stops there, so nothing the caller asked for is read.
 
 use crate::app::Services;
 use crate::directory::views::directory_view;
@@ -34,7 +35,6 @@ pub struct Credential<'a> {
     pub oauth_client: Option<String>,
 }
 
-/// Statements to put first in the request's read batch.
 /// A bearer token is found by its hash; an access token by its client,
 /// which must still exist (deleting the client revokes its tokens). The
 /// condition reads `?2`.
@@ -56,21 +56,26 @@ fn touch(c: &Credential, now: &str, touch_before: &str) -> Stmt {
     )
 }
 
+/// The credential check that opens every read batch: it aborts the batch
+/// (a `guard` row) unless the token matches a live directory served on this
+/// host, so a wrong token, an unknown directory or a foreign hostname reads
+/// nothing past it, whatever the request asked for. Then the directory row
+/// and the `last_used_at` refresh.
 pub fn statements(c: &Credential, now: &str, touch_before: &str) -> Vec<Stmt> {
     let (token_match, key) = token_match(c);
     vec![
         stmt!(
             format!(
-                "SELECT d.id, d.organization_id, d.name, d.provider, d.state, d.created_at, d.updated_at, \
-                   (SELECT t.id FROM directory_tokens t WHERE {token_match} AND t.directory_id = d.id) AS token_id, \
-                   (?4 = 1 OR EXISTS (SELECT 1 FROM domains dm WHERE dm.hostname = ?3 AND dm.organization_id = d.organization_id)) AS host_ok \
-                 FROM directories d WHERE d.id = ?1"
+                "INSERT INTO guard (reason) SELECT 'auth' WHERE NOT EXISTS (SELECT 1 FROM directories d JOIN directory_tokens t ON t.directory_id = d.id \
+                 WHERE d.id = ?1 AND d.state <> 'deleting' AND {token_match} \
+                 AND (?4 = 1 OR EXISTS (SELECT 1 FROM domains dm WHERE dm.hostname = ?3 AND dm.organization_id = d.organization_id)))"
             ),
             c.directory_id,
             key.as_str(),
             c.host,
             c.default_host
         ),
+        stmt!("SELECT d.id, d.organization_id, d.name, d.provider, d.state, d.created_at, d.updated_at FROM directories d WHERE d.id = ?1", c.directory_id),
         touch(c, now, touch_before),
     ]
 }
@@ -125,30 +130,117 @@ fn remember_org(directory_id: &str, organization_id: &str) {
 }
 
 /// How many statements [`statements`] puts before the caller's reads.
-pub const STATEMENTS: usize = 2;
+pub const STATEMENTS: usize = 3;
 
-/// Runs `reads` behind the credential check; returns their results.
+/// Whether a presented token can be one of ours at all: bearer tokens are
+/// `rcs_` + 43 base64url characters, access tokens `rca_…` and verified by
+/// their MAC before this is asked. Anything else is refused without a D1 call.
+pub fn plausible(c: &Credential) -> bool {
+    c.oauth_client.as_deref().is_some_and(|id| !id.is_empty())
+        || (c.oauth_client.is_none() && c.token.len() <= 128 && c.token.strip_prefix("rcs_").is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')))
+}
+
+/// The answer to a credential that did not pass. On a default hostname an
+/// unknown directory and a wrong token are the same 401, so a caller cannot
+/// probe which directories exist; on a whitelabel hostname another
+/// organisation's directory (or none) is a 404 (PRODUCT.md § Who talks to it).
+pub async fn refusal<D: Db>(svc: &Services<'_, D>, c: &Credential<'_>) -> ScimError {
+    if c.default_host {
+        return ScimError::unauthorized();
+    }
+    if !crate::support::ids::has_prefix(c.directory_id, "directory") {
+        return ScimError::not_found("Directory not found");
+    }
+    let r = svc
+        .db
+        .batch(vec![stmt!(
+            "SELECT 1 AS ok FROM directories d JOIN domains dm ON dm.organization_id = d.organization_id WHERE d.id = ?1 AND dm.hostname = ?2 AND d.state <> 'deleting'",
+            c.directory_id,
+            c.host
+        )])
+        .await;
+    match r {
+        Ok(r) if first(&r, 0).is_some() => ScimError::unauthorized(),
+        Ok(_) => ScimError::not_found("Directory not found"),
+        Err(e) => internal(e),
+    }
+}
+
+/// Runs `reads` behind the credential check; returns their results. A
+/// credential that fails costs the guard's few index lookups: the batch
+/// stops there and none of `reads` runs.
 pub async fn read<D: Db>(svc: &Services<'_, D>, c: &Credential<'_>, reads: Vec<Stmt>) -> Result<(Authed, Vec<StmtResult>), ScimError> {
+    if !plausible(c) || !crate::support::ids::has_prefix(c.directory_id, "directory") {
+        return Err(refusal(svc, c).await);
+    }
     let now = svc.now_text();
     let touch_before = svc.now.plus_seconds(-TOUCH_EVERY_SECONDS).to_rfc3339();
     let mut batch = statements(c, &now, &touch_before);
     batch.extend(reads);
-    let mut results = svc.db.batch(batch).await.map_err(internal)?;
-    let row = first(&results, 0).cloned();
-    let row = row.ok_or_else(|| ScimError::not_found("Directory not found"))?;
-    if row.int("host_ok") != Some(1) || row.str("state") == Some("deleting") {
-        return Err(ScimError::not_found("Directory not found"));
-    }
-    if row.str("token_id").is_none() {
-        return Err(ScimError::unauthorized());
-    }
+    let mut results = match svc.db.batch(batch).await {
+        Ok(r) => r,
+        Err(DbError::Precondition) => {
+            verified::forget(c);
+            return Err(refusal(svc, c).await);
+        }
+        Err(e) => return Err(internal(e)),
+    };
+    let row = first(&results, 1).cloned().ok_or_else(ScimError::unauthorized)?;
     let mut authed = Authed { directory_id: row.string("id"), organization_id: row.string("organization_id"), activated: None };
     remember_org(&authed.directory_id, &authed.organization_id);
+    verified::remember(c, svc.now);
     if row.str("state") == Some("pending") {
         authed.activated = activate(svc, &row).await?;
     }
     let reads = results.split_off(STATEMENTS.min(results.len()));
     Ok((authed, reads))
+}
+
+/// Credentials this isolate has seen pass, recently. Only a hint for the
+/// order of work: a request whose credential is not here is authenticated
+/// alone before its body is parsed; one that is here has its body parsed
+/// first and is still checked by the guard in front of every read. A
+/// refusal forgets the credential.
+pub mod verified {
+    use super::Credential;
+    use crate::support::crypto::sha256_hex;
+    use crate::support::time::Millis;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    /// How long a pass is remembered.
+    const TTL_MS: i64 = 5 * 60 * 1000;
+    /// Entries at most (cleared when full; they refill from the next checks).
+    const MAX_ENTRIES: usize = 10_000;
+
+    thread_local! {
+        static PASSED: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
+    }
+
+    fn key(c: &Credential) -> String {
+        format!("{}\u{1}{}\u{1}{}", sha256_hex(c.token.as_bytes()), c.directory_id, c.host)
+    }
+
+    pub fn is_recent(c: &Credential, now: Millis) -> bool {
+        let k = key(c);
+        PASSED.with(|m| m.borrow().get(&k).is_some_and(|exp| *exp > now.0))
+    }
+
+    pub fn remember(c: &Credential, now: Millis) {
+        let k = key(c);
+        PASSED.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() >= MAX_ENTRIES {
+                m.clear();
+            }
+            m.insert(k, now.0 + TTL_MS);
+        });
+    }
+
+    pub fn forget(c: &Credential) {
+        let k = key(c);
+        PASSED.with(|m| m.borrow_mut().remove(&k));
+    }
 }
 
 /// `pending` → `linked` on the first authenticated call, with its

@@ -89,7 +89,7 @@ fn check_known(ids: &[String], users: &BTreeMap<String, UserRecord>) -> Result<(
 }
 
 pub async fn create<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimError> {
-    let normalized = normalize(ResourceKind::Group, &ctx.body()?)?;
+    let normalized = normalize(ResourceKind::Group, &ctx.group_body()?)?;
     let ids = normalized.members.clone().unwrap_or_default();
     ctx.projection()?;
     let gid = ctx.svc.ids().make("group");
@@ -145,7 +145,7 @@ pub async fn get<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, 
 
 /// PUT: a full replace, members included (RFC 7644 §3.5.1; IDP-QUIRKS 8).
 pub async fn replace<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
-    let normalized = normalize(ResourceKind::Group, &ctx.body()?)?;
+    let normalized = normalize(ResourceKind::Group, &ctx.group_body()?)?;
     let new_ids = normalized.members.clone().unwrap_or_default();
     ctx.projection()?;
     for _ in 0..MAX_ATTEMPTS {
@@ -173,7 +173,7 @@ pub async fn replace<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpRespon
 /// PATCH (RFC 7644 §3.5.2): attribute ops on the group, member ops on the
 /// membership rows they name.
 pub async fn patch<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
-    let ops = parse_patch(&ctx.body()?)?;
+    let ops = parse_patch(&ctx.patch_body()?)?;
     let needs = members::needs(&ops);
     ctx.projection()?;
     for _ in 0..MAX_ATTEMPTS {

@@ -8,6 +8,7 @@ use crate::app::HttpResponse;
 use crate::directory::records::{GROUP_COLUMNS, USER_COLUMNS};
 use crate::directory::{GroupRecord, UserRecord};
 use crate::scim::filter::{parse_attr_list, parse_attr_path, parse_filter, AttrPath, Filter};
+use crate::scim::limits;
 use crate::scim::projection::project;
 use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
@@ -37,10 +38,27 @@ pub struct ListQuery {
     pub excluded: Vec<AttrPath>,
 }
 
+/// The largest `startIndex` honoured; beyond it every page is empty anyway.
+const MAX_START_INDEX: i64 = 1_000_000_000;
+
+/// An integer parameter, clamped rather than trusted: a whole number too
+/// large for 64 bits (`99999999999999999999`, `1e400`) saturates; a
+/// fraction or a value that is no number at all is `invalidValue`.
 fn integer(name: &str, v: &Value) -> Result<i64, ScimError> {
+    // `as` saturates on floats (and 1e400 parses to infinity).
+    let whole = |f: f64| (f.is_infinite() || f.fract() == 0.0).then_some(f as i64);
+    let from_text = |s: &str| -> Option<i64> {
+        let s = s.trim();
+        let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(s.parse::<i64>().unwrap_or(if s.starts_with('-') { i64::MIN } else { i64::MAX }));
+        }
+        s.parse::<f64>().ok().and_then(whole)
+    };
     v.as_i64()
-        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        .or_else(|| v.as_u64().map(|_| i64::MAX))
+        .or_else(|| v.as_f64().and_then(whole))
+        .or_else(|| v.as_str().and_then(from_text))
         .ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer")))
 }
 
@@ -54,13 +72,17 @@ impl ListQuery {
         attributes: Option<String>,
         excluded: Option<String>,
     ) -> Result<Self, ScimError> {
+        limits::check_filter(filter.unwrap_or_default())?;
+        for (name, list) in [("attributes", &attributes), ("excludedAttributes", &excluded)] {
+            limits::check_attribute_names(name, list.as_deref().unwrap_or_default())?;
+        }
         let filter_text = filter.map(str::trim).unwrap_or_default().to_string();
         let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) => Some(parse_filter(f).map_err(|e| ScimError::invalid_filter(format!("Invalid filter: {e}")))?),
             None => None,
         };
         let start_index = match start {
-            Some(v) => u64::try_from(integer("startIndex", v)?.max(1)).unwrap_or(1),
+            Some(v) => u64::try_from(integer("startIndex", v)?.clamp(1, MAX_START_INDEX)).unwrap_or(1),
             None => 1,
         };
         let count = match count {

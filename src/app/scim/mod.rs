@@ -18,7 +18,7 @@ use crate::scim::ScimError;
 use crate::storage::{Db, DbError, Stmt, StmtResult};
 use auth::{Authed, Credential};
 use serde_json::Value;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// One SCIM request in progress.
 pub struct Ctx<'a, 'b, D: Db> {
@@ -28,12 +28,23 @@ pub struct Ctx<'a, 'b, D: Db> {
     /// `https://host/scim/v2/{directory_id}`.
     pub base: String,
     publish: RefCell<Vec<String>>,
+    /// Whether this request's credential has passed (a read ran).
+    authenticated: Cell<bool>,
+    /// Whether it was refused (the answer is already decided).
+    refused: Cell<bool>,
 }
 
 impl<D: Db> Ctx<'_, '_, D> {
     /// Runs `reads` behind the credential check.
     pub async fn read(&self, reads: Vec<Stmt>) -> Result<(Authed, Vec<StmtResult>), ScimError> {
-        let (authed, results) = auth::read(self.svc, &self.cred, reads).await?;
+        let (authed, results) = match auth::read(self.svc, &self.cred, reads).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.refused.set(matches!(e.status, 401 | 404));
+                return Err(e);
+            }
+        };
+        self.authenticated.set(true);
         if let Some(id) = &authed.activated {
             self.publish.borrow_mut().push(id.clone());
         }
@@ -57,7 +68,11 @@ impl<D: Db> Ctx<'_, '_, D> {
                 self.publish.borrow_mut().extend(c.event_ids);
                 Ok(Some(authed))
             }
-            Err(DbError::Precondition) => Ok(None),
+            Err(DbError::Precondition) => {
+                // The credential may have been revoked: check it afresh.
+                auth::verified::forget(&self.cred);
+                Ok(None)
+            }
             Err(DbError::Unique(_)) => Err(ScimError::uniqueness(unique.to_string())),
             Err(e) => Err(auth::internal(e)),
         }
@@ -80,7 +95,10 @@ impl<D: Db> Ctx<'_, '_, D> {
     pub fn projection(&self) -> Result<(Vec<AttrPath>, Vec<AttrPath>), ScimError> {
         let parse = |name: &str| -> Result<Vec<AttrPath>, ScimError> {
             match self.req.param(name) {
-                Some(v) => parse_attr_list(v).map_err(|e| ScimError::invalid_value(format!("{name}: {e}"))),
+                Some(v) => {
+                    crate::scim::limits::check_attribute_names(name, v)?;
+                    parse_attr_list(v).map_err(|e| ScimError::invalid_value(format!("{name}: {e}")))
+                }
                 None => Ok(Vec::new()),
             }
         };
@@ -101,6 +119,22 @@ impl<D: Db> Ctx<'_, '_, D> {
             return Err(ScimError::invalid_syntax("The request body is empty"));
         }
         serde_json::from_slice(&self.req.body).map_err(|e| ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}")))
+    }
+}
+
+impl<D: Db> Ctx<'_, '_, D> {
+    /// A group body (POST, PUT), its `members` capped.
+    pub fn group_body(&self) -> Result<Value, ScimError> {
+        let body = self.body()?;
+        crate::scim::limits::check_group(&body)?;
+        Ok(body)
+    }
+
+    /// A PATCH body, its operations and member values capped.
+    pub fn patch_body(&self) -> Result<Value, ScimError> {
+        let body = self.body()?;
+        crate::scim::limits::check_patch(&body)?;
+        Ok(body)
     }
 }
 
@@ -130,13 +164,12 @@ pub fn error_response(e: &ScimError) -> HttpResponse {
 }
 
 pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str, rest: &[&str]) -> Outcome {
-    if rest == ["oauth", "token"] {
+    if rest.len() == 2 && rest.first().is_some_and(|s| s.eq_ignore_ascii_case("oauth")) && rest.get(1).is_some_and(|s| s.eq_ignore_ascii_case("token")) {
         let r = if req.method == "POST" { oauth::token(svc, req, directory_id).await } else { error_response(&ScimError::method_not_allowed()) };
         return Outcome::respond(r);
     }
-    let Some(token) = req.bearer() else {
-        return Outcome::respond(error_response(&ScimError::unauthorized()));
-    };
+    // A missing token is a wrong one: refused by `auth::read` like any other.
+    let token = req.bearer().unwrap_or_default();
     let ctx = Ctx {
         svc,
         req,
@@ -146,25 +179,47 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_i
             host: &req.host,
             default_host: svc.cfg.is_default_host(&req.host),
             oauth_client: if token.starts_with(oauth::ACCESS_PREFIX) {
-                // A forged or expired access token matches no client: 401.
-                Some(oauth::verify(&svc.cfg.encryption_key, token, directory_id, svc.now).unwrap_or_default())
+                // A forged or expired access token matches no client: refused.
+                Some(oauth::verify(svc.cfg.oauth_key().as_ref().map(|k| k.as_slice()), token, directory_id, svc.now).unwrap_or_default())
             } else {
                 None
             },
         },
         base: format!("{}/scim/v2/{directory_id}", req.origin()),
         publish: RefCell::new(Vec::new()),
+        authenticated: Cell::new(false),
+        refused: Cell::new(false),
     };
-    let response = match dispatch(&ctx, rest).await {
+    let response = match authenticate_then_dispatch(&ctx, rest).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
     };
     Outcome::with_events(response, ctx.publish.into_inner())
 }
 
+/// Authentication comes first. A request with a body is authenticated alone
+/// before the body is looked at, unless this isolate saw the same
+/// credential pass moments ago (then every read is still guarded by it, see
+/// [`auth::statements`]). A request that fails before its first read (a bad
+/// filter, a wrong method) is authenticated before that failure is told, so
+/// a caller without a valid token learns nothing but 401.
+async fn authenticate_then_dispatch<D: Db>(ctx: &Ctx<'_, '_, D>, rest: &[&str]) -> Result<HttpResponse, ScimError> {
+    let has_body = !ctx.req.body.is_empty() || ctx.req.body_too_large;
+    if has_body && !auth::verified::is_recent(&ctx.cred, ctx.svc.now) {
+        ctx.read(Vec::new()).await?;
+    }
+    match dispatch(ctx, rest).await {
+        Err(e) if !ctx.authenticated.get() && !ctx.refused.get() => {
+            ctx.read(Vec::new()).await?;
+            Err(e)
+        }
+        other => other,
+    }
+}
+
 async fn dispatch<D: Db>(ctx: &Ctx<'_, '_, D>, rest: &[&str]) -> Result<HttpResponse, ScimError> {
     let req = ctx.req;
-    if req.body.len() > ctx.svc.cfg.max_payload {
+    if req.body_too_large || req.body.len() > ctx.svc.cfg.max_payload {
         return Err(ScimError::too_large(ctx.svc.cfg.max_payload));
     }
     let method = req.method.as_str();
@@ -201,14 +256,7 @@ async fn dispatch<D: Db>(ctx: &Ctx<'_, '_, D>, rest: &[&str]) -> Result<HttpResp
         ("PUT", ["Groups", id]) => groups::replace(ctx, id).await,
         ("PATCH", ["Groups", id]) => groups::patch(ctx, id).await,
         ("DELETE", ["Groups", id]) => groups::delete(ctx, id).await,
-        (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas" | "Users" | "Groups" | ".search", ..]) => {
-            // Authenticate first, so an unauthenticated caller learns nothing.
-            ctx.read(Vec::new()).await?;
-            Err(ScimError::method_not_allowed())
-        }
-        _ => {
-            ctx.read(Vec::new()).await?;
-            Err(ScimError::not_found("No such SCIM endpoint"))
-        }
+        (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas" | "Users" | "Groups" | ".search", ..]) => Err(ScimError::method_not_allowed()),
+        _ => Err(ScimError::not_found("No such SCIM endpoint")),
     }
 }

@@ -106,7 +106,7 @@ pub async fn replace<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpRespon
 }
 
 pub async fn patch<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
-    let ops = parse_patch(&ctx.body()?)?;
+    let ops = parse_patch(&ctx.patch_body()?)?;
     update(ctx, id, |old| {
         let mut resource = old.clone();
         apply_user_patch(&mut resource, &ops)?;

@@ -7,6 +7,8 @@
 //! - [`parse_attr_path`] / [`parse_attr_list`]: `sortBy` (RFC 7644 §3.4.2.3)
 //!   and `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5).
 //! - [`matches()`]: in-memory evaluation with RFC 7644 §3.4.2.2 semantics.
+//! - `Display` for [`Filter`] and [`CompValue`]: filter text that parses
+//!   back to the same tree.
 //!
 //! All entry points reject inputs longer than [`MAX_FILTER_LEN`] bytes and
 //! nesting deeper than [`MAX_FILTER_DEPTH`], report errors as
@@ -17,6 +19,7 @@ mod eval;
 mod lexer;
 mod parser;
 mod path;
+mod print;
 
 pub use ast::{AttrPath, CompValue, CompareOp, Filter, FilterError};
 pub use eval::matches;

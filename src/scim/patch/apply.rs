@@ -1,5 +1,7 @@
 //! Executes PATCH operations on a resource map (RFC 7644 §3.5.2.1–3).
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::ext::{apply_extension, apply_unknown_ext, set_verbatim, with_obj};
@@ -9,7 +11,7 @@ use super::{MemberOp, OpKind, PatchOp};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{matches, parse_patch_path, Filter};
 use crate::scim::resource::{self, is_unassigned, is_urn, normalize_attr_value};
-use crate::scim::values::{fix_primary, is_manager};
+use crate::scim::values::{fix_primary, is_manager, retain_unseen, ValueKey};
 use crate::scim::schema::{self, AttrDef, AttrType, Mutability, ResourceKind};
 
 /// Applies `ops` in order to a copy of `resource` and writes it back only if
@@ -186,16 +188,10 @@ fn apply_whole(c: &mut Map<String, Value>, op: OpKind, def: &'static AttrDef, va
         return Ok(());
     };
     match (c.get_mut(def.name), new) {
-        (Some(Value::Array(old)), Value::Array(new)) if op == OpKind::Add => {
-            let mut touched = None;
-            for el in new {
-                if !old.contains(&el) {
-                    if touched.is_none() && is_primary(&el) {
-                        touched = Some(old.len());
-                    }
-                    old.push(el);
-                }
-            }
+        (Some(Value::Array(old)), Value::Array(mut new)) if op == OpKind::Add => {
+            retain_unseen(old, &mut new);
+            let touched = new.iter().position(is_primary).map(|i| old.len() + i);
+            old.extend(new);
             fix_primary(old, touched);
         }
         // `manager` is one reference: a new one replaces it with its displayName.
@@ -215,14 +211,21 @@ fn apply_whole(c: &mut Map<String, Value>, op: OpKind, def: &'static AttrDef, va
 fn remove_values(c: &mut Map<String, Value>, def: &'static AttrDef, value: &Value) -> Result<(), ScimError> {
     let Some(Value::Array(targets)) = normalize_attr_value(def, value)? else { return Ok(()) };
     let exact = schema::find(def.sub, "value").is_some_and(|d| d.case_exact);
-    let same = |el: &Value, t: &Value| match (el.get("value"), t.get("value")) {
-        (Some(Value::String(a)), Some(Value::String(b))) if !exact => a.to_lowercase() == b.to_lowercase(),
-        (Some(a), Some(b)) => a == b,
-        (_, None) => el == t,
-        (None, Some(_)) => false,
+    // Elements match a target by `value` (case-insensitively unless caseExact),
+    // or as a whole when the target has no `value`. Sets, not a scan of the
+    // targets per element: both lists can be long.
+    let fold = |v: &Value| match v {
+        Value::String(s) if !exact => Value::String(s.to_lowercase()),
+        other => other.clone(),
+    };
+    let target_values: Vec<Value> = targets.iter().filter_map(|t| t.get("value")).map(fold).collect();
+    let by_value: HashSet<ValueKey<'_>> = target_values.iter().map(ValueKey).collect();
+    let whole: HashSet<ValueKey<'_>> = targets.iter().filter(|t| t.get("value").is_none()).map(ValueKey).collect();
+    let hit = |el: &Value| {
+        el.get("value").is_some_and(|v| by_value.contains(&ValueKey(&fold(v)))) || whole.contains(&ValueKey(el))
     };
     if let Some(Value::Array(list)) = c.get_mut(def.name) {
-        list.retain(|el| !targets.iter().any(|t| same(el, t)));
+        list.retain(|el| !hit(el));
         if list.is_empty() {
             c.shift_remove(def.name);
         }

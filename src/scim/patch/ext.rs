@@ -9,6 +9,7 @@ use super::paths::key_ci;
 use super::OpKind;
 use crate::scim::error::ScimError;
 use crate::scim::resource::is_unassigned;
+use crate::scim::values::retain_unseen;
 use crate::scim::schema::{self, AttrDef, Mutability};
 
 /// Runs `f` on the object at `key` (created when absent) and drops it if it
@@ -109,11 +110,9 @@ pub(super) fn set_verbatim(obj: &mut Map<String, Value>, op: OpKind, key: &str, 
     }
     match (obj.get_mut(key), value) {
         (Some(Value::Array(old)), Value::Array(new)) if op == OpKind::Add => {
-            for el in new {
-                if !old.contains(el) {
-                    old.push(el.clone());
-                }
-            }
+            let mut new = new.clone();
+            retain_unseen(old, &mut new);
+            old.extend(new);
         }
         (Some(Value::Object(old)), Value::Object(new)) if op == OpKind::Add => {
             old.extend(new.iter().map(|(k, v)| (k.clone(), v.clone())));

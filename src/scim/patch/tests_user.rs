@@ -257,3 +257,38 @@ fn entra_adds_a_custom_extension_attribute_the_user_did_not_have() {
     assert_eq!(r[ext], json!({"CustomAttribute": "Blue"}));
     assert!(r["schemas"].as_array().unwrap().iter().any(|s| s == ext));
 }
+
+fn many_emails(range: std::ops::Range<usize>) -> Vec<Value> {
+    range.map(|i| json!({"value": format!("user{i}@example.com"), "type": "other"})).collect()
+}
+
+#[test]
+fn adding_ten_thousand_emails_deduplicates_in_linear_time() {
+    let mut values = many_emails(0..10_000);
+    values.push(json!({"value": "user7@example.com", "type": "other"}));
+    let r = crate::support::assert_fast(3, || patched(json!([{"op": "add", "path": "emails", "value": values}])));
+    assert_eq!(r.get("emails").and_then(Value::as_array).map(Vec::len), Some(10_002));
+}
+
+#[test]
+fn adding_ten_thousand_values_to_an_unknown_extension_deduplicates_in_linear_time() {
+    let values: Vec<Value> = (0..10_000).map(|i| json!({"n": i})).chain([json!({"n": 7})]).collect();
+    let r = crate::support::assert_fast(3, || {
+        patched(json!([
+            {"op": "add", "path": "urn:acme:ext:2.0:User:tags", "value": [{"n": 7}]},
+            {"op": "add", "path": "urn:acme:ext:2.0:User:tags", "value": values}
+        ]))
+    });
+    let tags = r.get("urn:acme:ext:2.0:User").and_then(|e| e.get("tags")).and_then(Value::as_array).map(Vec::len);
+    assert_eq!(tags, Some(10_000));
+}
+
+#[test]
+fn removing_five_thousand_of_ten_thousand_emails_by_value_takes_linear_time() {
+    let mut r = base();
+    patch(&mut r, json!([{"op": "replace", "path": "emails", "value": many_emails(0..10_000)}])).unwrap();
+    let mut targets = many_emails(0..5_000);
+    targets.push(json!({"value": "USER9999@EXAMPLE.COM"}));
+    crate::support::assert_fast(3, || patch(&mut r, json!([{"op": "remove", "path": "emails", "value": targets}]))).unwrap();
+    assert_eq!(r.get("emails").and_then(Value::as_array).map(Vec::len), Some(4_999));
+}
