@@ -132,7 +132,22 @@ def send(worker, method: str, path: str, auth: str | None = None, body: bytes | 
         h["Authorization"] = auth
     if (body is not None or chunks is not None) and content_type:
         h["Content-Type"] = content_type
-    return raw_request(worker.url, method, path, h, body=body, chunks=chunks)
+    r = raw_request(worker.url, method, path, h, body=body, chunks=chunks)
+    if chunks is not None and r.status_code >= 400:
+        absorb_after_refused_stream(worker)
+    return r
+
+
+def absorb_after_refused_stream(worker) -> None:
+    """Under wrangler dev the request after a chunked body refused part-way
+    gets a 503 (POST) or hangs (GET): the test
+    test_the_request_after_a_refused_chunked_body_is_answered pins that. Other
+    tests send one throwaway request after such a refusal, so each speaks only
+    of its own requests."""
+    try:
+        raw_request(worker.url, "POST", "/health", {}, body=b"", timeout=15)
+    except OSError:
+        pass
 
 
 def chunked(data: bytes, size: int = 65536):
@@ -220,7 +235,7 @@ def test_a_refused_caller_gets_401_whatever_it_asks_and_costs_one_d1_call(worker
 def test_every_malformed_directory_id_gets_the_wrong_token_answer(worker, big):
     reference = send(worker, "GET", f"/scim/v2/{big.d.id}/Users", f"Bearer {wrong_token()}")
     scim_error(reference, 401)
-    for dir_id in MALFORMED_IDS + ["directory_", " ", "%20", "Users", "v1", "directory_" + uuid.uuid4().hex.upper()]:
+    for dir_id in MALFORMED_IDS + ["directory_", "%20", "Users", "v1", "directory_" + uuid.uuid4().hex.upper()]:
         for auth in (f"Bearer {big.d.token}", "Basic dXNlcjpwYXNz", "Bearer", "Bearer " + "x" * 8000):
             r = send(worker, "GET", f"/scim/v2/{dir_id}/Users", auth)
             assert r.status_code == 401, f"GET /scim/v2/{dir_id[:60]}/Users ({auth[:20]}): got {r.status_code} {r.text[:300]}"
@@ -495,6 +510,28 @@ def test_the_payload_limit_is_advertised_and_holds_to_the_byte_chunked_or_not(wo
     scim_error(r, 413)
 
 
+def test_the_request_after_a_refused_chunked_body_is_answered(worker, directory):
+    over = padded({"userName": "over@x.test"}, 2 * MAX_PAYLOAD)
+    headers = {"Authorization": f"Bearer {directory.token}", "Content-Type": "application/scim+json"}
+    failures = []
+    for method, path, body, expected in [
+        ("POST", f"/scim/v2/{directory.id}/Users", json.dumps({"userName": "next@x.test"}).encode(), 201),
+        ("GET", "/health", None, 200),
+    ]:
+        r = raw_request(worker.url, "POST", f"/scim/v2/{directory.id}/Users", headers, chunks=chunked(over)())
+        scim_error(r, 413)
+        started = time.time()
+        try:
+            nxt = raw_request(worker.url, method, path, headers, body=body, timeout=5)
+            got = f"{nxt.status_code} {nxt.text[:150]}"
+        except OSError as e:
+            nxt, got = None, f"no answer in {time.time() - started:.1f}s ({type(e).__name__})"
+        if nxt is None or nxt.status_code != expected:
+            failures.append(f"{method} {path} right after a chunked {len(over)}-byte POST /Users was refused with 413: expected {expected}, got {got}")
+            absorb_after_refused_stream(worker)
+    assert not failures, "\n".join(failures)
+
+
 def test_the_management_api_refuses_oversized_bodies_chunked_or_not(worker):
     body = padded({"name": "Too big"}, MAX_PAYLOAD + 1)
     for is_chunked in (False, True):
@@ -626,6 +663,7 @@ def test_filters_are_capped_at_4096_bytes_and_32_levels(big):
     term = 'userName eq "big0@bench.test"'
     r = d.scim("GET", "/Users", params={"filter": "(" * 31 + term + ")" * 31})
     assert r.status_code == 200 and r.json()["totalResults"] == 1, f"31 levels: {r.status_code} {r.text[:300]}"
+    failures = []
     for what, f in [
         ("33 parentheses", "(" * 33 + term + ")" * 33),
         ("33 nots", "not(" * 33 + term + ")" * 33),
@@ -636,9 +674,11 @@ def test_filters_are_capped_at_4096_bytes_and_32_levels(big):
     ]:
         assert len(f.encode()) <= 4096
         r = d.scim("GET", "/Users", params={"filter": f})
-        assert r.status_code == 400, f"{what}: expected 400, got {r.status_code} {r.text[:300]}"
-        if "unclosed" not in what and "value path" not in what:
-            assert r.json().get("scimType") == "tooMany", f"{what}: {r.text[:300]}"
+        if r.status_code != 400:
+            failures.append(f"GET /Users?filter=<{what}>: expected 400, got {r.status_code} {r.text[:300]}")
+        elif "unclosed" not in what and "value path" not in what and r.json().get("scimType") != "tooMany":
+            failures.append(f"GET /Users?filter=<{what}>: expected 400 tooMany, got {r.text[:300]}")
+    assert not failures, "\n".join(failures)
 
 
 # -- numbers, deep JSON, bad UTF-8 ---------------------------------------------------------
@@ -856,7 +896,7 @@ def mutate(rng: random.Random, base, scim_token: str, admin_key: str):
         elif kind == 8 and "?" in path:
             param = rng.choice(["filter", "count", "startIndex", "sortBy", "sortOrder", "attributes", "excludedAttributes",
                                 "limit", "after", "before", "events", "directory_id"])
-            path += "&" + param + "=" + quote(str(mutate_value(rng, 'userName eq "x"')), safe="")[:6000]
+            path += "&" + param + "=" + quote(str(mutate_value(rng, 'userName eq "x"')), safe="", errors="surrogatepass")[:6000]
         else:
             headers[rng.choice(["If-Match", "If-None-Match", "X-HTTP-Method-Override", "Accept", "Content-Encoding"])] = \
                 rng.choice(['W/"1"', "*", "gzip", "DELETE", "x" * 4000])
