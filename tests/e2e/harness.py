@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -242,6 +243,7 @@ def cost(r: requests.Response) -> tuple[int, int, int]:
 class RawResponse:
     def __init__(self, status: int, headers: dict, body: bytes):
         self.status_code, self.headers, self.content = status, headers, body
+        self.incomplete = False
 
     @property
     def text(self) -> str:
@@ -254,8 +256,9 @@ class RawResponse:
 def raw_request(base: str, method: str, path: str, headers: dict | None = None, body: bytes | None = None,
                 chunks=None, timeout: float = 30) -> RawResponse:
     """One request sent as given: the path goes out unnormalised (`..`, `%00`),
-    `chunks` (an iterable of bytes) goes out chunked without Content-Length.
-    A server that answers before reading the whole body is still heard."""
+    `chunks` (an iterable of bytes) goes out chunked without Content-Length,
+    until the server answers. A server that answers before reading the whole
+    body is still heard."""
     host, port = base.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
@@ -273,13 +276,24 @@ def raw_request(base: str, method: str, path: str, headers: dict | None = None, 
                 for c in chunks:
                     if c:
                         conn.send(b"%x\r\n%s\r\n" % (len(c), c))
-                conn.send(b"0\r\n\r\n")
+                    if select.select([conn.sock], [], [], 0)[0]:
+                        break  # answered early: stop sending, as curl does
+                else:
+                    conn.send(b"0\r\n\r\n")
             elif body:
                 conn.send(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
         resp = conn.getresponse()
-        return RawResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+        headers = {k.lower(): v for k, v in resp.getheaders()}
+        try:
+            return RawResponse(resp.status, headers, resp.read())
+        except http.client.IncompleteRead as e:
+            # A server that stops a large upload may reset the connection
+            # while the client still sends, losing the end of its answer.
+            r = RawResponse(resp.status, headers, e.partial)
+            r.incomplete = True
+            return r
     finally:
         conn.close()
 

@@ -507,7 +507,9 @@ def test_the_payload_limit_is_advertised_and_holds_to_the_byte_chunked_or_not(wo
         assert directory.scim("GET", "/Users?count=0").json()["totalResults"] == count
         assert events.new() == []
     r = send(worker, "POST", f"/scim/v2/{directory.id}/Users", auth, chunks=chunked(b'{"userName":"' + b"z" * (8 * MAX_PAYLOAD))())
-    scim_error(r, 413)
+    assert r.status_code == 413, f"an endless chunked body: {r.status_code} {r.text[:300]}"
+    if not r.incomplete:
+        scim_error(r, 413)
 
 
 def test_the_request_after_a_refused_chunked_body_is_answered(worker, directory):
