@@ -10,32 +10,16 @@ x-rollcall-d1-* headers the Worker adds with EXPOSE_COST=1.
 
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-from harness import Worker
+from harness import Worker, cost
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def cost(r):
-    h = r.headers
-    return int(h.get("x-rollcall-d1-calls", 0)), int(h.get("x-rollcall-d1-rows-read", 0)), int(h.get("x-rollcall-d1-rows-written", 0))
-
-
-def seed(d, n, prefix):
-    def one(i):
-        r = d.scim("POST", "/Users", {"userName": f"{prefix}{i}@bench.test", "externalId": f"ext-{prefix}{i}",
-                                       "emails": [{"value": f"{prefix}{i}@bench.test", "type": "work", "primary": True}]})
-        assert r.status_code == 201, r.text
-        return r.json()["id"]
-    with ThreadPoolExecutor(8) as pool:
-        return list(pool.map(one, range(n)))
 
 
 def measure(worker, size):
     d = worker.new_directory()
     t = time.time()
-    ids = seed(d, size, "s")
+    ids = d.seed_users(size, "s")
     seed_s = time.time() - t
     g = d.scim("POST", "/Groups", {"displayName": "Everyone", "members": [{"value": i} for i in ids[: min(size, 1000)]]})
     assert g.status_code == 201, g.text[:300]

@@ -4,9 +4,11 @@ and a real webhook receiver on 127.0.0.1, for the end-to-end tests."""
 from __future__ import annotations
 
 import collections
+import http.client
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -14,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -84,7 +87,7 @@ class Worker:
         args = [
             str(WRANGLER), "dev", "--local", "--ip", "127.0.0.1", "--port", str(self.port),
             "--inspector-port", str(free_port()), "--persist-to", str(state), "--test-scheduled",
-            "--show-interactive-dev-session=false", "--log-level", "info",
+            "--show-interactive-dev-session=false", "--log-level", "log",
             # No .dev.vars: every setting comes from here.
             "--env-file", str(self.dir / "none.env"),
         ]
@@ -126,6 +129,50 @@ class Worker:
             return self.log_path.read_text()
         except OSError:
             return ""
+
+    def log_offset(self) -> int:
+        """Where the log ends now: pass it to `log_since` / `request_logs`."""
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def request_logs(self, offset: int = 0) -> list[dict]:
+        """The Worker's one-line JSON records of requests (`"msg":"request"`)
+        written since `offset`, in order; other lines are skipped."""
+        out = []
+        for line in self.log_since(offset).splitlines():
+            i = line.find('{"msg"')
+            if i < 0:
+                continue
+            try:
+                rec = json.loads(line[i:])
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and rec.get("msg") == "request":
+                out.append(rec)
+        return out
+
+    def logged(self, send, method: str | None = None, timeout: float = 5) -> tuple:
+        """Runs `send()` (one request) and returns its answer with the
+        Worker's log record of it: the first request record written after
+        it began (of `method`, when given). Send nothing else meanwhile."""
+        offset = self.log_offset()
+        answer = send()
+        deadline = time.time() + timeout
+        while True:
+            recs = [r for r in self.request_logs(offset) if method is None or r.get("method") == method]
+            if recs or time.time() > deadline:
+                return answer, (recs[0] if recs else None)
+            time.sleep(0.05)
 
     # -- management API -------------------------------------------------
     def api(self, method: str, path: str, body=None, **kw) -> requests.Response:
@@ -173,8 +220,82 @@ class Directory:
         return requests.request(method, self.base + path, data=data, headers=headers, timeout=30, **kw)
 
     def events(self, **params) -> list[dict]:
-        """Every event of this directory, in order."""
+        """Every event of this directory, in order (after the event id `after`, if given)."""
         return self.worker.list_all("/v1/events", directory_id=self.id, **params)
+
+    def seed_users(self, n: int, prefix: str, threads: int = 8) -> list[str]:
+        """Creates n users over SCIM with `threads` clients; their ids in order."""
+        def one(i):
+            r = self.scim("POST", "/Users", {"userName": f"{prefix}{i}@bench.test", "externalId": f"ext-{prefix}{i}",
+                                             "emails": [{"value": f"{prefix}{i}@bench.test", "type": "work", "primary": True}]})
+            assert r.status_code == 201, r.text
+            return r.json()["id"]
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(one, range(n)))
+
+
+def cost(r: requests.Response) -> tuple[int, int, int]:
+    """(D1 calls, rows read, rows written) from the x-rollcall-d1-* headers (0 when absent)."""
+    h = r.headers
+    return int(h.get("x-rollcall-d1-calls", 0)), int(h.get("x-rollcall-d1-rows-read", 0)), int(h.get("x-rollcall-d1-rows-written", 0))
+
+
+class RawResponse:
+    def __init__(self, status: int, headers: dict, body: bytes):
+        self.status_code, self.headers, self.content = status, headers, body
+        self.incomplete = False
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.content)
+
+
+def raw_request(base: str, method: str, path: str, headers: dict | None = None, body: bytes | None = None,
+                chunks=None, timeout: float = 30) -> RawResponse:
+    """One request sent as given: the path goes out unnormalised (`..`, `%00`),
+    `chunks` (an iterable of bytes) goes out chunked without Content-Length,
+    until the server answers. A server that answers before reading the whole
+    body is still heard."""
+    host, port = base.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=any(k.lower() == "host" for k in (headers or {})), skip_accept_encoding=True)
+        hdrs = dict(headers or {})
+        if chunks is not None:
+            hdrs["Transfer-Encoding"] = "chunked"
+        elif body is not None:
+            hdrs.setdefault("Content-Length", str(len(body)))
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        try:
+            if chunks is not None:
+                for c in chunks:
+                    if c:
+                        conn.send(b"%x\r\n%s\r\n" % (len(c), c))
+                    if select.select([conn.sock], [], [], 0)[0]:
+                        break  # answered early: stop sending, as curl does
+                else:
+                    conn.send(b"0\r\n\r\n")
+            elif body:
+                conn.send(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        resp = conn.getresponse()
+        headers = {k.lower(): v for k, v in resp.getheaders()}
+        try:
+            return RawResponse(resp.status, headers, resp.read())
+        except http.client.IncompleteRead as e:
+            # A server that stops a large upload may reset the connection
+            # while the client still sends, losing the end of its answer.
+            r = RawResponse(resp.status, headers, e.partial)
+            r.incomplete = True
+            return r
+    finally:
+        conn.close()
 
 
 class Receiver:
