@@ -287,3 +287,17 @@ def verifies(secret: str, body: bytes, headers: dict) -> bool:
         return True
     except WebhookVerificationError:
         return False
+
+
+def wait_until(pred, timeout: float, what: str, worker: Worker | None = None, step: float = 0.2, detail=None):
+    """Polls `pred` (bounded); fails with `what` and the Worker's log tail."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() >= deadline:
+            tail = worker.logs()[-3000:] if worker else ""
+            more = detail() if detail else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{more}\n--- wrangler log tail ---\n{tail}")
+        time.sleep(step)
