@@ -84,7 +84,9 @@ class Worker:
         args = [
             str(WRANGLER), "dev", "--local", "--ip", "127.0.0.1", "--port", str(self.port),
             "--inspector-port", str(free_port()), "--persist-to", str(state), "--test-scheduled",
-            "--show-interactive-dev-session=false", "--log-level", "info",
+            # "log": the queue consumer's console.log lines (one JSON line per
+            # message) are shown only from this level on.
+            "--show-interactive-dev-session=false", "--log-level", "log",
             # No .dev.vars: every setting comes from here.
             "--env-file", str(self.dir / "none.env"),
         ]

@@ -85,17 +85,27 @@ pub fn defer(msg: &QueueMessage, token: &str, now: &str) -> Stmt {
     )
 }
 
-/// The attempt before a deferred one is no longer the pending one (the
-/// sweeper now heals the deferred row, not the earlier retry).
-pub fn retire_before(event_id: &str, endpoint_id: Option<&str>, chain: &str, attempt: u32, claim: Option<&str>) -> Stmt {
+/// Earlier attempts of the same (event, endpoint, chain) are no longer the
+/// pending one once attempt `attempt` is made or deferred (the sweeper then
+/// heals that attempt, not an earlier retry). A lookup on the unique key's
+/// prefix: it reads that pair's attempts only.
+pub fn retire_before(event_id: &str, endpoint_id: &str, chain: &str, attempt: u32) -> Stmt {
     stmt!(
-        "UPDATE deliveries SET status = 'retried' WHERE event_id = ?1 AND chain = ?2 AND attempt < ?3 AND status IN ('retrying', 'sending') \
-         AND (endpoint_id = ?4 OR endpoint_id IN (SELECT endpoint_id FROM deliveries WHERE claim = ?5 AND status = 'deferred'))",
+        "UPDATE deliveries SET status = 'retried' WHERE event_id = ?1 AND endpoint_id = ?2 AND chain = ?3 AND attempt < ?4 AND status IN ('retrying', 'sending')",
         event_id,
-        chain,
-        i64::from(attempt),
         endpoint_id,
-        claim
+        chain,
+        i64::from(attempt)
+    )
+}
+
+/// [`retire_before`] for every attempt this claim batch deferred.
+pub fn retire_before_deferred(token: &str) -> Stmt {
+    stmt!(
+        "UPDATE deliveries SET status = 'retried' WHERE status IN ('retrying', 'sending') AND id IN ( \
+           SELECT p.id FROM deliveries d JOIN deliveries p ON p.event_id = d.event_id AND p.endpoint_id = d.endpoint_id AND p.chain = d.chain \
+           WHERE d.claim = ?1 AND d.status = 'deferred' AND p.attempt < d.attempt)",
+        token
     )
 }
 

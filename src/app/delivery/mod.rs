@@ -244,7 +244,7 @@ async fn prepare<D: Db>(svc: &Services<'_, D>, msg: &QueueMessage) -> Prepared {
     batch.push(claims::probe(msg, &token, &now, &lease));
     batch.push(claims::claim(msg, &token, &now));
     batch.push(claims::defer(msg, &token, &now));
-    batch.push(claims::retire_before(&msg.event_id, None, msg.chain(), msg.attempt.max(1), Some(&token)));
+    batch.push(claims::retire_before_deferred(&token));
     batch.push(claims::claimed(&token));
     batch.push(stmt!(format!("SELECT {EVENT_COLUMNS}, e.pos FROM events e WHERE e.id = ?1"), msg.event_id.as_str()));
     batch.push(stmt!("UPDATE events SET dispatched_at = ?2 WHERE id = ?1 AND dispatched_at IS NULL", msg.event_id.as_str(), now.as_str()));
@@ -343,7 +343,7 @@ async fn finish<D: Db, H: HttpClient>(
                 target.delivery_id.as_str(),
                 due.to_rfc3339()
             ));
-            writes.push(claims::retire_before(&msg.event_id, Some(&target.endpoint_id), msg.chain(), msg.attempt.max(1), None));
+            writes.push(claims::retire_before(&msg.event_id, &target.endpoint_id, msg.chain(), msg.attempt.max(1)));
             out.send.push(requeue(QueueMessage { endpoint_id: Some(target.endpoint_id.clone()), due_ms: 0, ..msg.clone() }, due, svc.now));
             out.outcomes.push(DeliveryOutcome { endpoint_id: target.endpoint_id.clone(), attempt: msg.attempt.max(1), status: "deferred", response_code: None, ms: 0, probe: false });
             continue;
@@ -391,7 +391,7 @@ fn record<D: Db>(svc: &Services<'_, D>, msg: &QueueMessage, target: &Target, eve
     };
     let done_at = Millis(at.0 + result.duration_ms);
     let done_text = done_at.to_rfc3339();
-    let mut stmts = vec![claims::retire_before(&msg.event_id, Some(endpoint_id), msg.chain(), attempt, None)];
+    let mut stmts = vec![claims::retire_before(&msg.event_id, endpoint_id, msg.chain(), attempt)];
     let record = |status: &str, next: Option<String>| {
         stmt!(
             "UPDATE deliveries SET status = ?2, response_code = ?3, duration_ms = ?4, error = ?5, next_attempt_at = ?6, claim = NULL, created_at = ?7 WHERE id = ?1",
