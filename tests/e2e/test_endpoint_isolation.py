@@ -24,11 +24,12 @@ from harness import Receiver, Worker, wait_until
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 # Every event reaches the healthy receiver within this many seconds of its
-# creation, whatever the other endpoints do. Measured: at most ~4.2 s (the
-# Queue's 1 s batch wait, plus one batch held up to the 3 s first-byte
-# timeout by a hung endpoint before its circuit opens); ~1 s once the
-# circuits are open.
-HEALTHY_BOUND = 5.0
+# creation, whatever the other endpoints do. Measured on a shared 2-core
+# machine: worst 4.2 s, mean 1.6 s (the local Queue's 1 s batch wait, plus
+# one batch held up to the 3 s first-byte timeout by a hung endpoint before
+# its circuit opens; ~1 s once the circuits are open). 6 s leaves margin
+# for a loaded machine; before issue 9 it was 211 s for 21 events.
+HEALTHY_BOUND = 6.0
 PROBE_SECONDS = 3
 MAX_PROBE_SECONDS = 6
 
