@@ -11,6 +11,10 @@
 --   out before this time (the next probe, or the end of a probe's lease).
 -- circuit_opens: how many times in a row it opened (the probe interval grows).
 -- probe_claim: the consumer token that holds the current probe.
+-- hold_until: an attempt ended without an answer (a hung receiver): until
+--   this time, attempts to it are deferred without a POST, so a burst of
+--   events does not pay the first-byte timeout batch after batch while the
+--   failures that open the circuit accumulate. Cleared by a success.
 -- health_bucket: the hour (unix seconds / 3600) that bucket_* count;
 --   prev_*: the hour before it.
 -- disabled_pos: catch-up starts after this events.pos when re-enabled.
@@ -22,6 +26,7 @@ ALTER TABLE webhook_endpoints ADD COLUMN failing_pos INTEGER;
 ALTER TABLE webhook_endpoints ADD COLUMN circuit_open_until TEXT;
 ALTER TABLE webhook_endpoints ADD COLUMN circuit_opens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE webhook_endpoints ADD COLUMN probe_claim TEXT;
+ALTER TABLE webhook_endpoints ADD COLUMN hold_until TEXT;
 ALTER TABLE webhook_endpoints ADD COLUMN health_bucket INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE webhook_endpoints ADD COLUMN bucket_attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE webhook_endpoints ADD COLUMN bucket_failures INTEGER NOT NULL DEFAULT 0;

@@ -192,4 +192,12 @@ fn a_hung_endpoint_gets_no_more_posts_in_the_same_invocation_and_loses_no_attemp
     assert_eq!(deferred.len(), 4 - fair::PER_ENDPOINT);
     assert!(deferred.iter().all(|s| s.delay_seconds == u32::try_from(STRUGGLING_DEFER_SECONDS).unwrap()));
     assert_eq!(w.statuses("event_3"), vec![(1, "deferred".to_string())]);
+    // Meanwhile a new event's attempt is held back too: no POST, no attempt used.
+    let h = w.run(&[w.event("event_new")]);
+    assert_eq!(w.posts(), fair::PER_ENDPOINT);
+    assert_eq!((h[0].outcomes[0].status, h[0].send[0].message.attempt), ("deferred", 1));
+    // After the hold, it is tried again.
+    w.http.now.set(T0 + 10 + STRUGGLING_DEFER_SECONDS * 1000);
+    w.run(&[QueueMessage { due_ms: 0, ..h[0].send[0].message.clone() }]);
+    assert_eq!(w.posts(), fair::PER_ENDPOINT + 1);
 }

@@ -59,7 +59,7 @@ pub fn claim(msg: &QueueMessage, token: &str, now: &str) -> Stmt {
              SELECT ?5 || '_' || substr(w.id, 10), e.id, w.id, ?3, ?4, ?5, 'sending', ?6 \
              FROM events e, webhook_endpoints w \
              WHERE e.id = ?1 AND w.state = 'enabled' AND (?2 IS NULL OR w.id = ?2) \
-               AND (w.circuit_open_until IS NULL OR w.probe_claim = ?5) AND {ADDRESSED} \
+               AND (w.circuit_open_until IS NULL OR w.probe_claim = ?5) AND (w.hold_until IS NULL OR w.hold_until <= ?6) AND {ADDRESSED} \
              ON CONFLICT (event_id, endpoint_id, chain, attempt) DO UPDATE SET claim = excluded.claim, status = 'sending', \
                created_at = excluded.created_at, next_attempt_at = NULL WHERE deliveries.status = 'deferred'"
         ),
@@ -68,16 +68,18 @@ pub fn claim(msg: &QueueMessage, token: &str, now: &str) -> Stmt {
 }
 
 /// Defers this message's attempt for every addressed endpoint whose circuit
-/// is open (and whose probe is not this message's): a `deferred` row due at
-/// the circuit's next probe, keeping its attempt number. No POST.
+/// is open (and whose probe is not this message's), or that is on hold
+/// after a hung attempt: a `deferred` row due at the circuit's next probe
+/// (or the end of the hold), keeping its attempt number. No POST.
 pub fn defer(msg: &QueueMessage, token: &str, now: &str) -> Stmt {
     Stmt::new(
         format!(
             "INSERT INTO deliveries (id, event_id, endpoint_id, chain, attempt, claim, status, next_attempt_at, created_at) \
-             SELECT ?5 || '_' || substr(w.id, 10), e.id, w.id, ?3, ?4, ?5, 'deferred', w.circuit_open_until, ?6 \
+             SELECT ?5 || '_' || substr(w.id, 10), e.id, w.id, ?3, ?4, ?5, 'deferred', \
+                    max(coalesce(w.circuit_open_until, ''), coalesce(w.hold_until, '')), ?6 \
              FROM events e, webhook_endpoints w \
              WHERE e.id = ?1 AND w.state = 'enabled' AND (?2 IS NULL OR w.id = ?2) \
-               AND w.circuit_open_until IS NOT NULL AND w.probe_claim IS NOT ?5 AND {ADDRESSED} \
+               AND ((w.circuit_open_until IS NOT NULL AND w.probe_claim IS NOT ?5) OR (w.hold_until > ?6 AND w.probe_claim IS NOT ?5)) AND {ADDRESSED} \
              ON CONFLICT (event_id, endpoint_id, chain, attempt) DO UPDATE SET claim = excluded.claim, \
                next_attempt_at = excluded.next_attempt_at WHERE deliveries.status = 'deferred'"
         ),
@@ -133,12 +135,15 @@ pub struct Outcome<'a> {
     /// When the circuit's next probe is due should this failure open it.
     pub reopen_at: &'a str,
     pub bucket: i64,
+    /// The attempt got no answer: hold the endpoint's attempts until then.
+    pub hold_until: Option<&'a str>,
 }
 
 /// Updates the endpoint's health after an attempt, relative to the stored
 /// counters: a success closes the circuit and ends the run of failures; a
 /// failure counts, and opens the circuit when it reaches the threshold (or
-/// re-opens it when it was this message's probe, until `reopen_at`).
+/// re-opens it when it was this message's probe, until `reopen_at`); a
+/// failure without an answer also puts the endpoint on hold.
 pub fn health(o: &Outcome<'_>) -> Stmt {
     stmt!(
         "UPDATE webhook_endpoints SET \
@@ -154,7 +159,8 @@ pub fn health(o: &Outcome<'_>) -> Stmt {
            prev_failures = CASE WHEN health_bucket = ?8 THEN prev_failures WHEN health_bucket = ?8 - 1 THEN bucket_failures ELSE 0 END, \
            bucket_attempts = CASE WHEN health_bucket = ?8 THEN bucket_attempts ELSE 0 END + 1, \
            bucket_failures = CASE WHEN health_bucket = ?8 THEN bucket_failures ELSE 0 END + ?2, \
-           health_bucket = ?8 \
+           health_bucket = ?8, \
+           hold_until = CASE WHEN ?2 = 0 THEN NULL ELSE coalesce(?9, hold_until) END \
          WHERE id = ?1",
         o.endpoint_id,
         o.failed,
@@ -163,6 +169,7 @@ pub fn health(o: &Outcome<'_>) -> Stmt {
         o.token,
         i64::from(o.threshold),
         o.reopen_at,
-        o.bucket
+        o.bucket,
+        o.hold_until
     )
 }

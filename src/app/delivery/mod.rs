@@ -33,8 +33,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Services;
 
-/// How long an endpoint that did not answer in this invocation is left
-/// alone before its other attempts of the invocation are tried again.
+/// How long an endpoint whose attempt got no answer is left alone: its other
+/// attempts of the invocation, and any attempt that arrives meanwhile, are
+/// deferred (without using an attempt number) until then.
 pub const STRUGGLING_DEFER_SECONDS: i64 = 5;
 
 /// The chain of attempts an event starts with; a redelivery starts another.
@@ -406,6 +407,7 @@ fn record<D: Db>(svc: &Services<'_, D>, msg: &QueueMessage, target: &Target, eve
     };
     let cfg = svc.cfg;
     let reopen_at = done_at.plus_seconds(i64::try_from(probe_interval(target.circuit_opens, cfg.circuit_probe_seconds, cfg.circuit_max_probe_seconds)).unwrap_or(i64::MAX / 2_000)).to_rfc3339();
+    let hold_until = result.status.is_none().then(|| done_at.plus_seconds(STRUGGLING_DEFER_SECONDS).to_rfc3339());
     let health = |failed: bool| {
         claims::health(&claims::Outcome {
             endpoint_id,
@@ -416,6 +418,7 @@ fn record<D: Db>(svc: &Services<'_, D>, msg: &QueueMessage, target: &Target, eve
             threshold: cfg.circuit_threshold,
             reopen_at: &reopen_at,
             bucket: bucket_of(done_at),
+            hold_until: hold_until.as_deref(),
         })
     };
     let (next, status) = match verdict {
