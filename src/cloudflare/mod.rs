@@ -10,7 +10,7 @@ use crate::app::{self, Config, HttpRequest, HttpResponse, Services};
 use crate::support::ids::Entropy;
 use crate::support::time::Millis;
 use d1::D1;
-use worker::{console_error, console_log, event, Context, Date, Env, MessageBatch, MessageBuilder, MessageExt, QueueRetryOptionsBuilder, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::{console_error, console_log, event, BatchMessageBuilder, Context, Date, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, ScheduleContext, ScheduledEvent};
 
 /// Binding names (wrangler.toml).
 const DB: &str = "DB";
@@ -83,18 +83,24 @@ async fn publish(env: &Env, messages: &[QueueMessage]) {
     }
 }
 
+/// Sends the consumer's retries and deferrals: one `sendBatch` per delay
+/// (deferrals to an open circuit share its probe time), 100 at a time.
 async fn send_delayed(env: &Env, sends: &[Send]) {
     let Ok(queue) = env.queue(EVENTS_QUEUE) else { return };
-    let jobs = sends.iter().filter_map(|s| {
-        let body = serde_json::to_string(&s.message).ok()?;
-        let queue = &queue;
-        Some(async move {
-            if let Err(e) = queue.send(MessageBuilder::new(body).delay_seconds(s.delay_seconds).build()).await {
+    let mut by_delay: std::collections::BTreeMap<u32, Vec<String>> = std::collections::BTreeMap::new();
+    for s in sends {
+        if let Ok(body) = serde_json::to_string(&s.message) {
+            by_delay.entry(s.delay_seconds).or_default().push(body);
+        }
+    }
+    for (delay, bodies) in by_delay {
+        for chunk in bodies.chunks(100) {
+            let batch = BatchMessageBuilder::new().messages(chunk.to_vec()).delay_seconds(delay).build();
+            if let Err(e) = queue.send_batch(batch).await {
                 console_error!("queue send failed: {e}");
             }
-        })
-    });
-    futures_util::future::join_all(jobs).await;
+        }
+    }
 }
 
 /// What the consumer did with one message: one JSON line, like the fetch

@@ -201,3 +201,20 @@ fn a_hung_endpoint_gets_no_more_posts_in_the_same_invocation_and_loses_no_attemp
     w.run(&[QueueMessage { due_ms: 0, ..h[0].send[0].message.clone() }]);
     assert_eq!(w.posts(), fair::PER_ENDPOINT + 1);
 }
+
+#[test]
+fn an_attempt_due_for_a_probe_while_the_endpoint_is_on_hold_is_deferred_not_lost() {
+    let w = opened();
+    let open_until = w.endpoint().string("circuit_open_until");
+    // A hung attempt that was in flight when the circuit opened put it on
+    // hold past the probe time.
+    let hold = parse_rfc3339(&open_until).unwrap().plus_seconds(3).to_rfc3339();
+    block_on(w.db.batch(vec![stmt!("UPDATE webhook_endpoints SET hold_until = ?1", hold.as_str())])).unwrap();
+    w.advance_to(&open_until);
+    let h = w.run(&[w.event("event_h")]);
+    assert_eq!(w.posts(), 5, "no probe while on hold");
+    assert_eq!(h[0].outcomes[0].status, "deferred");
+    assert_eq!(h[0].send[0].message.due_ms, parse_rfc3339(&hold).unwrap().0);
+    assert_eq!(w.statuses("event_h"), vec![(1, "deferred".to_string())]);
+    assert_eq!(w.endpoint().str("probe_claim"), None);
+}

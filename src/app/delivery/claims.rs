@@ -14,6 +14,13 @@ const ADDRESSED: &str = "(w.events IS NULL OR EXISTS (SELECT 1 FROM json_each(w.
      AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.event_id = e.id AND s.endpoint_id = w.id AND s.status = 'succeeded' \
                      AND (s.chain = ?3 OR ?3 LIKE 'catchup%'))";
 
+/// Whether this message may POST to the endpoint `w` now: its circuit is
+/// closed or this message holds the probe, and it is not on hold. The claim
+/// takes exactly these endpoints and the deferral exactly the others
+/// (null-safe comparisons, so that `NOT` is the complement), so no attempt
+/// falls between them.
+const CLEAR: &str = "((w.circuit_open_until IS NULL OR w.probe_claim IS ?5) AND (w.hold_until IS NULL OR w.hold_until <= ?6))";
+
 /// Parameters shared by the claim statements: ?1 event, ?2 endpoint (or
 /// NULL: every endpoint), ?3 chain, ?4 attempt, ?5 token, ?6 now[, ?7 lease].
 fn params(msg: &QueueMessage, token: &str, now: &str) -> Vec<crate::storage::SqlValue> {
@@ -39,6 +46,7 @@ pub fn probe(msg: &QueueMessage, token: &str, now: &str, lease: &str) -> Stmt {
         format!(
             "UPDATE webhook_endpoints AS w SET probe_claim = ?5, circuit_open_until = ?7 \
              WHERE w.state = 'enabled' AND w.circuit_open_until IS NOT NULL AND w.circuit_open_until <= ?6 AND (?2 IS NULL OR w.id = ?2) \
+               AND (w.hold_until IS NULL OR w.hold_until <= ?6) \
                AND EXISTS (SELECT 1 FROM events e WHERE e.id = ?1 AND {ADDRESSED}) \
                AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = ?1 AND x.endpoint_id = w.id AND x.chain = ?3 AND x.attempt = ?4 AND x.status <> 'deferred')"
         ),
@@ -59,7 +67,7 @@ pub fn claim(msg: &QueueMessage, token: &str, now: &str) -> Stmt {
              SELECT ?5 || '_' || substr(w.id, 10), e.id, w.id, ?3, ?4, ?5, 'sending', ?6 \
              FROM events e, webhook_endpoints w \
              WHERE e.id = ?1 AND w.state = 'enabled' AND (?2 IS NULL OR w.id = ?2) \
-               AND (w.circuit_open_until IS NULL OR w.probe_claim = ?5) AND (w.hold_until IS NULL OR w.hold_until <= ?6) AND {ADDRESSED} \
+               AND {CLEAR} AND {ADDRESSED} \
              ON CONFLICT (event_id, endpoint_id, chain, attempt) DO UPDATE SET claim = excluded.claim, status = 'sending', \
                created_at = excluded.created_at, next_attempt_at = NULL WHERE deliveries.status = 'deferred'"
         ),
@@ -79,7 +87,7 @@ pub fn defer(msg: &QueueMessage, token: &str, now: &str) -> Stmt {
                     max(coalesce(w.circuit_open_until, ''), coalesce(w.hold_until, '')), ?6 \
              FROM events e, webhook_endpoints w \
              WHERE e.id = ?1 AND w.state = 'enabled' AND (?2 IS NULL OR w.id = ?2) \
-               AND ((w.circuit_open_until IS NOT NULL AND w.probe_claim IS NOT ?5) OR (w.hold_until > ?6 AND w.probe_claim IS NOT ?5)) AND {ADDRESSED} \
+               AND NOT {CLEAR} AND {ADDRESSED} \
              ON CONFLICT (event_id, endpoint_id, chain, attempt) DO UPDATE SET claim = excluded.claim, \
                next_attempt_at = excluded.next_attempt_at WHERE deliveries.status = 'deferred'"
         ),
