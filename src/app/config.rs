@@ -15,6 +15,15 @@ pub const PAYLOAD_RANGE: (u64, u64) = (4_096, 2_097_152);
 pub const MAX_RESULTS_RANGE: (u64, u64) = (1, 1_000);
 /// Bounds of `WEBHOOK_TIMEOUT_MS`.
 pub const WEBHOOK_TIMEOUT_RANGE: (u64, u64) = (100, 30_000);
+/// Bounds of `WEBHOOK_FIRST_BYTE_TIMEOUT_MS` (and never above `WEBHOOK_TIMEOUT_MS`).
+pub const FIRST_BYTE_TIMEOUT_RANGE: (u64, u64) = (100, 30_000);
+/// Bounds of `WEBHOOK_CIRCUIT_THRESHOLD` (consecutive failures that open a circuit).
+pub const CIRCUIT_THRESHOLD_RANGE: (u64, u64) = (1, 1_000);
+/// Bounds of `WEBHOOK_CIRCUIT_PROBE_SECONDS` and `WEBHOOK_CIRCUIT_MAX_PROBE_SECONDS`
+/// (a probe waits at most the Queue's maximum delay).
+pub const CIRCUIT_PROBE_RANGE: (u64, u64) = (1, 43_200);
+/// Bounds of `WEBHOOK_DISABLE_AFTER_SECONDS`: ten seconds (tests) to 30 days.
+pub const DISABLE_AFTER_RANGE: (u64, u64) = (10, 30 * 86_400);
 /// Bounds of `OUTBOX_GRACE_SECONDS`.
 pub const OUTBOX_GRACE_RANGE: (u64, u64) = (1, 86_400);
 /// At most this many retry delays, each at most a week.
@@ -36,8 +45,19 @@ pub struct Config {
     pub max_results: usize,
     /// Delay in seconds before attempt n+1 after attempt n failed.
     pub retry_schedule: Vec<u64>,
-    /// Webhook request timeout.
+    /// Webhook request timeout: the whole request, body included.
     pub webhook_timeout_ms: u64,
+    /// Time to connect and receive the response headers (at most the whole
+    /// timeout): a receiver that accepts and never answers costs this much.
+    pub webhook_first_byte_timeout_ms: u64,
+    /// Consecutive failed attempts that open an endpoint's circuit.
+    pub circuit_threshold: u32,
+    /// Seconds before the first probe of an open circuit; doubles after each
+    /// failed probe, up to `circuit_max_probe_seconds`.
+    pub circuit_probe_seconds: u64,
+    pub circuit_max_probe_seconds: u64,
+    /// An endpoint failing for this long is disabled.
+    pub disable_after_seconds: u64,
     /// Seconds an event may stay unpublished before the sweeper republishes it.
     pub outbox_grace_seconds: i64,
     /// Add `x-rollcall-d1-*` cost headers to successful responses (benchmarks, tests).
@@ -59,6 +79,11 @@ impl Default for Config {
             max_results: 500,
             retry_schedule: DEFAULT_RETRY_SCHEDULE.to_vec(),
             webhook_timeout_ms: 10_000,
+            webhook_first_byte_timeout_ms: 3_000,
+            circuit_threshold: 5,
+            circuit_probe_seconds: 30,
+            circuit_max_probe_seconds: 3_600,
+            disable_after_seconds: 432_000,
             outbox_grace_seconds: 120,
             expose_cost: false,
             allow_http_loopback_webhooks: false,
@@ -78,6 +103,8 @@ impl Config {
         let num = |k: &str| get(k).and_then(|v| v.trim().parse::<u64>().ok());
         let flag = |k: &str| get(k).is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
         let as_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let webhook_timeout_ms = num("WEBHOOK_TIMEOUT_MS").map_or(d.webhook_timeout_ms, |n| clamp(n, WEBHOOK_TIMEOUT_RANGE));
+        let circuit_probe_seconds = num("WEBHOOK_CIRCUIT_PROBE_SECONDS").map_or(d.circuit_probe_seconds, |n| clamp(n, CIRCUIT_PROBE_RANGE));
         Config {
             default_hosts: get("DEFAULT_HOSTS")
                 .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
@@ -90,7 +117,17 @@ impl Config {
                 .map(|v| v.split(',').filter_map(|s| s.trim().parse::<u64>().ok()).map(|s| s.min(MAX_RETRY_DELAY_SECONDS)).take(MAX_RETRY_STEPS).collect::<Vec<u64>>())
                 .filter(|v| !v.is_empty())
                 .unwrap_or(d.retry_schedule),
-            webhook_timeout_ms: num("WEBHOOK_TIMEOUT_MS").map_or(d.webhook_timeout_ms, |n| clamp(n, WEBHOOK_TIMEOUT_RANGE)),
+            webhook_timeout_ms,
+            webhook_first_byte_timeout_ms: num("WEBHOOK_FIRST_BYTE_TIMEOUT_MS")
+                .map_or(d.webhook_first_byte_timeout_ms, |n| clamp(n, FIRST_BYTE_TIMEOUT_RANGE))
+                .min(webhook_timeout_ms),
+            circuit_threshold: num("WEBHOOK_CIRCUIT_THRESHOLD")
+                .map_or(d.circuit_threshold, |n| u32::try_from(clamp(n, CIRCUIT_THRESHOLD_RANGE)).unwrap_or(d.circuit_threshold)),
+            circuit_probe_seconds,
+            circuit_max_probe_seconds: num("WEBHOOK_CIRCUIT_MAX_PROBE_SECONDS")
+                .map_or(d.circuit_max_probe_seconds, |n| clamp(n, CIRCUIT_PROBE_RANGE))
+                .max(circuit_probe_seconds),
+            disable_after_seconds: num("WEBHOOK_DISABLE_AFTER_SECONDS").map_or(d.disable_after_seconds, |n| clamp(n, DISABLE_AFTER_RANGE)),
             outbox_grace_seconds: num("OUTBOX_GRACE_SECONDS").map_or(d.outbox_grace_seconds, |n| i64::try_from(clamp(n, OUTBOX_GRACE_RANGE)).unwrap_or(120)),
             expose_cost: flag("EXPOSE_COST"),
             allow_http_loopback_webhooks: flag("ALLOW_HTTP_LOOPBACK_WEBHOOKS"),
@@ -173,9 +210,31 @@ mod tests {
         assert_eq!(c.max_payload, 2_097_152);
         assert_eq!(c.max_results, 1);
         assert_eq!(c.webhook_timeout_ms, 30_000);
+        assert_eq!(c.webhook_first_byte_timeout_ms, 3_000);
         assert_eq!(c.outbox_grace_seconds, 1);
         assert_eq!(c.retry_schedule.len(), MAX_RETRY_STEPS);
         assert_eq!(c.retry_schedule.first(), Some(&MAX_RETRY_DELAY_SECONDS));
+    }
+
+    #[test]
+    fn the_delivery_settings_are_clamped_and_kept_consistent() {
+        let c = Config::from_lookup(|k| match k {
+            "WEBHOOK_TIMEOUT_MS" => Some("2000".into()),
+            "WEBHOOK_FIRST_BYTE_TIMEOUT_MS" => Some("5000".into()),
+            "WEBHOOK_CIRCUIT_THRESHOLD" => Some("0".into()),
+            "WEBHOOK_CIRCUIT_PROBE_SECONDS" => Some("600".into()),
+            "WEBHOOK_CIRCUIT_MAX_PROBE_SECONDS" => Some("60".into()),
+            "WEBHOOK_DISABLE_AFTER_SECONDS" => Some("1".into()),
+            _ => None,
+        });
+        // The first-byte timeout never exceeds the whole-request timeout.
+        assert_eq!(c.webhook_first_byte_timeout_ms, 2_000);
+        assert_eq!(c.circuit_threshold, 1);
+        // The cap of the probe interval is never below its start.
+        assert_eq!((c.circuit_probe_seconds, c.circuit_max_probe_seconds), (600, 600));
+        assert_eq!(c.disable_after_seconds, 10);
+        let d = Config::from_lookup(|_| None);
+        assert_eq!((d.webhook_first_byte_timeout_ms, d.circuit_threshold, d.disable_after_seconds), (3_000, 5, 432_000));
     }
 
     #[test]

@@ -4,13 +4,13 @@
 mod d1;
 mod outbound;
 
-use crate::app::delivery::{handle_message, QueueMessage, Send};
+use crate::app::delivery::{handle_batch, Handled, QueueMessage, Send};
 use crate::app::maintenance::{deleting, purge_directory, sweep};
 use crate::app::{self, Config, HttpRequest, HttpResponse, Services};
 use crate::support::ids::Entropy;
 use crate::support::time::Millis;
 use d1::D1;
-use worker::{console_error, console_log, event, Context, Date, Env, MessageBatch, MessageBuilder, MessageExt, QueueRetryOptionsBuilder, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::{console_error, console_log, event, BatchMessageBuilder, Context, Date, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, ScheduleContext, ScheduledEvent};
 
 /// Binding names (wrangler.toml).
 const DB: &str = "DB";
@@ -95,14 +95,41 @@ async fn publish(env: &Env, messages: &[QueueMessage]) {
     }
 }
 
+/// Sends the consumer's retries and deferrals: one `sendBatch` per delay
+/// (deferrals to an open circuit share its probe time), 100 at a time.
 async fn send_delayed(env: &Env, sends: &[Send]) {
     let Ok(queue) = env.queue(EVENTS_QUEUE) else { return };
+    let mut by_delay: std::collections::BTreeMap<u32, Vec<String>> = std::collections::BTreeMap::new();
     for s in sends {
-        let Ok(body) = serde_json::to_string(&s.message) else { continue };
-        if let Err(e) = queue.send(MessageBuilder::new(body).delay_seconds(s.delay_seconds).build()).await {
-            console_error!("queue send failed: {e}");
+        if let Ok(body) = serde_json::to_string(&s.message) {
+            by_delay.entry(s.delay_seconds).or_default().push(body);
         }
     }
+    for (delay, bodies) in by_delay {
+        for chunk in bodies.chunks(100) {
+            let batch = BatchMessageBuilder::new().messages(chunk.to_vec()).delay_seconds(delay).build();
+            if let Err(e) = queue.send_batch(batch).await {
+                console_error!("queue send failed: {e}");
+            }
+        }
+    }
+}
+
+/// What the consumer did with one message: one JSON line, like the fetch
+/// handler's, with what it cost in D1.
+fn log_delivery(msg: &QueueMessage, h: &Handled) {
+    let status = match h.outcomes.as_slice() {
+        [] if h.ack => "nothing",
+        [] => "storage_error",
+        [one] => one.status,
+        _ => "fan_out",
+    };
+    let line = serde_json::json!({
+        "msg": "delivery", "event_id": msg.event_id, "endpoint_id": msg.endpoint_id, "attempt": msg.attempt.max(1),
+        "status": status, "outcomes": h.outcomes, "ms": h.ms,
+        "d1_calls": h.cost.calls, "rows_read": h.cost.rows_read, "rows_written": h.cost.rows_written,
+    });
+    console_log!("{line}");
 }
 
 fn to_response(r: HttpResponse) -> worker::Result<Response> {
@@ -166,6 +193,7 @@ pub async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> work
     let cfg = config(&env);
     let db = D1(env.d1(DB)?);
     let dead_letter = batch.queue().ends_with("-dlq");
+    let mut work = Vec::new();
     for message in batch.messages()? {
         let Ok(msg) = serde_json::from_str::<QueueMessage>(message.body()) else {
             console_error!("dropping an unreadable queue message");
@@ -178,24 +206,33 @@ pub async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> work
             message.ack();
             continue;
         }
-        let handled = {
-            let svc = Services { db: &db, cfg: &cfg, now: now(), entropy: &WebCrypto };
-            handle_message(&svc, &outbound::Fetcher, &msg).await
-        };
-        flush_logs();
-        send_delayed(&env, &handled.send).await;
-        if !handled.dead.is_empty() {
-            if let Ok(dlq) = env.queue(DEAD_LETTER_QUEUE) {
-                for d in &handled.dead {
-                    if let Ok(body) = serde_json::to_string(d) {
-                        if let Err(e) = dlq.send(body).await {
-                            console_error!("dead-letter send failed: {e}");
-                        }
+        work.push((message, msg));
+    }
+    // The batch's messages are handled together: their POSTs share the
+    // invocation's connection budget, fairly across endpoints.
+    let msgs: Vec<QueueMessage> = work.iter().map(|(_, m)| m.clone()).collect();
+    let handled = {
+        let svc = Services { db: &db, cfg: &cfg, now: now(), entropy: &WebCrypto };
+        handle_batch(&svc, &outbound::Fetcher, &msgs).await
+    };
+    flush_logs();
+    let sends: Vec<Send> = handled.iter().flat_map(|h| h.send.iter().cloned()).collect();
+    send_delayed(&env, &sends).await;
+    let dead: Vec<&QueueMessage> = handled.iter().flat_map(|h| h.dead.iter()).collect();
+    if !dead.is_empty() {
+        if let Ok(dlq) = env.queue(DEAD_LETTER_QUEUE) {
+            for d in dead {
+                if let Ok(body) = serde_json::to_string(d) {
+                    if let Err(e) = dlq.send(body).await {
+                        console_error!("dead-letter send failed: {e}");
                     }
                 }
             }
         }
-        if handled.ack {
+    }
+    for ((message, msg), h) in work.iter().zip(&handled) {
+        log_delivery(msg, h);
+        if h.ack {
             message.ack();
         } else {
             message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(10).build());

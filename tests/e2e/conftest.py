@@ -5,8 +5,15 @@ from harness import Directory, Receiver, Worker
 
 @pytest.fixture(scope="session")
 def worker():
-    """The Worker under wrangler dev, with a compressed retry schedule."""
-    w = Worker(WEBHOOK_RETRY_SCHEDULE="0,1,2,2,2", OUTBOX_GRACE_SECONDS="1", WEBHOOK_TIMEOUT_MS="2000").start()
+    """The Worker under wrangler dev, with a compressed retry schedule.
+
+    These tests pin the retry schedule attempt by attempt (receivers that
+    fail every first k attempts, or always): with the production threshold
+    of 5 failures in a row the circuit breaker would open and spread those
+    attempts over its probes. The circuit has its own tests
+    (test_endpoint_isolation.py); here it stays closed."""
+    w = Worker(WEBHOOK_RETRY_SCHEDULE="0,1,2,2,2", OUTBOX_GRACE_SECONDS="1", WEBHOOK_TIMEOUT_MS="2000",
+               WEBHOOK_CIRCUIT_THRESHOLD="1000").start()
     yield w
     w.stop()
 

@@ -87,6 +87,8 @@ class Worker:
         args = [
             str(WRANGLER), "dev", "--local", "--ip", "127.0.0.1", "--port", str(self.port),
             "--inspector-port", str(free_port()), "--persist-to", str(state), "--test-scheduled",
+            # "log": the Worker's console.log lines (one JSON line per request
+            # and per queue message) are shown only from this level on.
             "--show-interactive-dev-session=false", "--log-level", "log",
             # No .dev.vars: every setting comes from here.
             "--env-file", str(self.dir / "none.env"),
@@ -408,3 +410,17 @@ def verifies(secret: str, body: bytes, headers: dict) -> bool:
         return True
     except WebhookVerificationError:
         return False
+
+
+def wait_until(pred, timeout: float, what: str, worker: Worker | None = None, step: float = 0.2, detail=None):
+    """Polls `pred` (bounded); fails with `what` and the Worker's log tail."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() >= deadline:
+            tail = worker.logs()[-3000:] if worker else ""
+            more = detail() if detail else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{more}\n--- wrangler log tail ---\n{tail}")
+        time.sleep(step)

@@ -24,7 +24,7 @@ from datetime import datetime
 
 import pytest
 
-from harness import Receiver, Worker, verifies
+from harness import Receiver, Worker, verifies, wait_until
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -82,20 +82,6 @@ def hooks(worker):
         except Exception:
             pass
         h.close()
-
-
-def wait_until(pred, timeout: float, what: str, worker: Worker | None = None, step: float = 0.2, detail=None):
-    """Polls `pred` (bounded); fails with `what` and the Worker's log tail."""
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.time() >= deadline:
-            tail = worker.logs()[-3000:] if worker else ""
-            more = detail() if detail else ""
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{more}\n--- wrangler log tail ---\n{tail}")
-        time.sleep(step)
 
 
 def deliveries(worker: Worker, endpoint_id: str, event_id: str | None = None) -> list[dict]:

@@ -9,24 +9,71 @@ use crate::stmt;
 use crate::storage::db::{first, rows};
 use crate::storage::{Db, Row, RowExt, SqlValue};
 use crate::webhook::sign::new_secret;
+use crate::support::time::Millis;
+use crate::webhook::circuit::{recent, Counters, HEALTH_BUCKET_SECONDS};
 use serde_json::{json, Map, Value};
 
-const COLUMNS: &str = "id, url, events, state, disabled_reason, previous_secret_expires_at, created_at, updated_at";
+const COLUMNS: &str = "id, url, events, state, disabled_reason, previous_secret_expires_at, created_at, updated_at, \
+     consecutive_failures, failing_since, circuit_open_until, health_bucket, bucket_attempts, bucket_failures, prev_attempts, prev_failures";
 
-/// Disables an endpoint and ends its pending retries (a 410 from the
-/// receiver, or the API): nothing more is sent to it, and the sweeper no
-/// longer sees those retries as overdue.
+/// Disables an endpoint and ends its pending retries and deferrals (a 410
+/// from the receiver, a failure lasting WEBHOOK_DISABLE_AFTER_SECONDS, or
+/// the API): nothing more is sent to it, and the sweeper no longer sees
+/// them as overdue. It remembers where a re-enable catches up from: the
+/// first event of its run of failures, or else the end of the log.
 pub fn disable(id: &str, reason: &str, now: &str) -> Vec<crate::storage::Stmt> {
     vec![
-        stmt!("UPDATE webhook_endpoints SET state = 'disabled', disabled_reason = ?2, updated_at = ?3 WHERE id = ?1", id, reason, now),
-        stmt!("UPDATE deliveries SET status = 'cancelled' WHERE endpoint_id = ?1 AND status = 'retrying'", id),
+        stmt!(
+            "UPDATE webhook_endpoints SET state = 'disabled', disabled_reason = ?2, updated_at = ?3, \
+             disabled_pos = coalesce(disabled_pos, failing_pos - 1, (SELECT coalesce(max(pos), 0) FROM events)) WHERE id = ?1",
+            id,
+            reason,
+            now
+        ),
+        stmt!("UPDATE deliveries SET status = 'cancelled' WHERE endpoint_id = ?1 AND status IN ('retrying', 'deferred')", id),
     ]
+}
+
+/// Re-enabling a disabled endpoint: a fresh bill of health, and a catch-up
+/// cursor over the events it missed (from where it was disabled to the end
+/// of the log now), which the sweeper schedules in chunks as chain `chain`.
+/// Must run before the statement that sets the state.
+fn reenable(id: &str, chain: &str) -> crate::storage::Stmt {
+    stmt!(
+        "UPDATE webhook_endpoints SET catchup_pos = disabled_pos, catchup_end = (SELECT coalesce(max(pos), 0) FROM events), catchup_chain = ?2, \
+         disabled_pos = NULL, consecutive_failures = 0, failing_since = NULL, failing_pos = NULL, circuit_open_until = NULL, circuit_opens = 0, probe_claim = NULL \
+         WHERE id = ?1 AND state = 'disabled'",
+        id,
+        chain
+    )
 }
 
 /// How long the previous secret still signs after a rotation, by default.
 const DEFAULT_OVERLAP_SECONDS: i64 = 86_400;
 
-fn view(r: &Row) -> Value {
+/// The endpoint's health, from counters on its row (O(1)): its circuit,
+/// its run of failures, and its attempts and failures over the last hour or two.
+fn health(r: &Row, now: Millis) -> Value {
+    let int = |c: &str| r.int(c).unwrap_or(0);
+    let counters = Counters {
+        bucket: int("health_bucket"),
+        attempts: int("bucket_attempts"),
+        failures: int("bucket_failures"),
+        prev_attempts: int("prev_attempts"),
+        prev_failures: int("prev_failures"),
+    };
+    let (attempts, failures) = recent(counters, now);
+    let rate = if attempts > 0 { failures as f64 / attempts as f64 } else { 0.0 };
+    json!({
+        "circuit": if r.str("circuit_open_until").is_some() { "open" } else { "closed" },
+        "next_probe_at": r.str("circuit_open_until"),
+        "consecutive_failures": int("consecutive_failures"),
+        "failing_since": r.str("failing_since"),
+        "recent": { "attempts": attempts, "failures": failures, "failure_rate": (rate * 1000.0).round() / 1000.0, "window_seconds": 2 * HEALTH_BUCKET_SECONDS },
+    })
+}
+
+fn view(r: &Row, now: Millis) -> Value {
     json!({
         "object": "webhook_endpoint",
         "id": r.str("id"),
@@ -37,6 +84,7 @@ fn view(r: &Row) -> Value {
         "previous_secret_expires_at": r.str("previous_secret_expires_at"),
         "created_at": r.str("created_at"),
         "updated_at": r.str("updated_at"),
+        "health": health(r, now),
     })
 }
 
@@ -131,7 +179,7 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
         ])
         .await
         .map_err(internal)?;
-    let mut v = first(&r, 1).map(view).unwrap_or(Value::Null);
+    let mut v = first(&r, 1).map(|e| view(e, svc.now)).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.insert("secret".into(), json!(secret));
     }
@@ -141,12 +189,12 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
 pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let page = Page::from_request(req)?;
     let r = svc.db.batch(vec![page.stmt(COLUMNS, "webhook_endpoints", "1 = 1", Vec::new(), "id")]).await.map_err(internal)?;
-    ok(200, &page.answer(rows(&r, 0).iter().map(view).collect(), |v| v["id"].as_str().map(str::to_string)))
+    ok(200, &page.answer(rows(&r, 0).iter().map(|e| view(e, svc.now)).collect(), |v| v["id"].as_str().map(str::to_string)))
 }
 
 pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
     let r = svc.db.batch(vec![stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id)]).await.map_err(internal)?;
-    first(&r, 0).map(|e| ok(200, &view(e))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
+    first(&r, 0).map(|e| ok(200, &view(e, svc.now))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
 }
 
 /// `{url?, events?, state?: "enabled"|"disabled"}`; enabling clears the reason.
@@ -160,7 +208,11 @@ pub async fn update<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -
         Some(_) => return Err(ApiError::invalid("state must be enabled or disabled")),
     };
     let now = svc.now_text();
-    let mut batch = vec![stmt!(
+    let mut batch = Vec::new();
+    if state.as_deref() == Some("enabled") {
+        batch.push(reenable(id, &format!("catchup_{}", svc.now.0)));
+    }
+    batch.push(stmt!(
         "UPDATE webhook_endpoints SET url = coalesce(?2, url), events = CASE WHEN ?3 = 1 THEN ?4 ELSE events END, \
          state = coalesce(?5, state), disabled_reason = CASE WHEN ?5 = 'enabled' THEN NULL ELSE disabled_reason END, updated_at = ?6 WHERE id = ?1",
         id,
@@ -169,14 +221,14 @@ pub async fn update<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -
         events.flatten(),
         state.clone(),
         now.as_str()
-    )];
+    ));
     if state.as_deref() == Some("disabled") {
         batch.extend(disable(id, "disabled through the API", &now));
     }
     let select = batch.len();
     batch.push(stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id));
     let r = svc.db.batch(batch).await.map_err(internal)?;
-    first(&r, select).map(|e| ok(200, &view(e))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
+    first(&r, select).map(|e| ok(200, &view(e, svc.now))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
 }
 
 pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
@@ -219,7 +271,7 @@ pub async fn rotate_secret<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: 
         ])
         .await
         .map_err(internal)?;
-    let mut v = first(&r, 1).map(view).ok_or_else(|| ApiError::not_found("Webhook endpoint not found"))?;
+    let mut v = first(&r, 1).map(|e| view(e, svc.now)).ok_or_else(|| ApiError::not_found("Webhook endpoint not found"))?;
     if let Some(o) = v.as_object_mut() {
         o.insert("secret".into(), json!(secret));
     }
