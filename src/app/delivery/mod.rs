@@ -94,7 +94,8 @@ pub struct Handled {
     pub outcomes: Vec<DeliveryOutcome>,
     /// What handling this message cost in D1.
     pub cost: Cost,
-    /// Wall time of the message, POSTs included.
+    /// Wall time of the Queue batch the message was handled in (its
+    /// messages run together), POSTs included.
     pub ms: i64,
 }
 
