@@ -54,6 +54,39 @@ fn wants_members<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<bool, ScimError> {
     Ok(wants(ResourceKind::Group, "members", &attrs, &excluded))
 }
 
+/// What a group write answers with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    /// 200 with the group (projected as the query asks): PUT, and a PATCH
+    /// that names `attributes` or `excludedAttributes`.
+    Resource,
+    /// 204 with only the ETag: a PATCH naming neither (RFC 7644 §3.5.2 lets
+    /// the server answer without a body), so adding one member to a large
+    /// group never renders every member (PRODUCT.md; Okta's and Entra's
+    /// membership PATCHes in tests/fixtures/idp name neither).
+    Empty,
+}
+
+impl Reply {
+    fn for_patch<D: Db>(ctx: &Ctx<'_, '_, D>) -> Self {
+        if ctx.req.param("attributes").is_some() || ctx.req.param("excludedAttributes").is_some() {
+            Reply::Resource
+        } else {
+            Reply::Empty
+        }
+    }
+    /// Whether the answer lists members (so they must be read).
+    fn wants_members<D: Db>(self, ctx: &Ctx<'_, '_, D>) -> Result<bool, ScimError> {
+        Ok(self == Reply::Resource && wants_members(ctx)?)
+    }
+    fn respond<D: Db>(self, ctx: &Ctx<'_, '_, D>, g: &GroupRecord, members: Option<&[Ref]>) -> Result<HttpResponse, ScimError> {
+        match self {
+            Reply::Resource => respond(ctx, 200, g, members),
+            Reply::Empty => Ok(HttpResponse::empty(204).header("etag", etag(g.version))),
+        }
+    }
+}
+
 /// Before/after slices for a membership change of one group.
 fn slices(
     org: &str,
@@ -163,7 +196,7 @@ pub async fn replace<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpRespon
         users.extend(user_map(&results, 2));
         check_known(&new_ids, &users)?;
         let after: BTreeSet<String> = new_ids.iter().cloned().collect();
-        if let Some(r) = save(ctx, &authed, old, normalized.resource.clone(), &before, &after, &users, false).await? {
+        if let Some(r) = save(ctx, &authed, old, normalized.resource.clone(), &before, &after, &users, false, Reply::Resource).await? {
             return Ok(r);
         }
     }
@@ -198,15 +231,15 @@ pub async fn patch<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse
         let mops = apply_group_patch(&mut resource, &ops)?;
         let mut after = before.clone();
         members::apply(&mut after, &mops, &users)?;
-        if let Some(r) = save(ctx, &authed, old, resource, &before, &after, &users, !needs.all).await? {
+        if let Some(r) = save(ctx, &authed, old, resource, &before, &after, &users, !needs.all, Reply::for_patch(ctx)).await? {
             return Ok(r);
         }
     }
     Err(ScimError::too_many_requests(1))
 }
 
-/// Writes a group change (attributes and/or memberships) and answers with
-/// the group; `partial` means `before`/`after` hold only some members, so
+/// Writes a group change (attributes and/or memberships) and answers as
+/// `reply` says; `partial` means `before`/`after` hold only some members, so
 /// the answer's member list is read fresh in the same batch.
 #[allow(clippy::too_many_arguments)]
 async fn save<D: Db>(
@@ -218,8 +251,9 @@ async fn save<D: Db>(
     after: &BTreeSet<String>,
     users: &BTreeMap<String, UserRecord>,
     partial: bool,
+    reply: Reply,
 ) -> Result<Option<HttpResponse>, ScimError> {
-    let with_members = wants_members(ctx)?;
+    let with_members = reply.wants_members(ctx)?;
     let now = ctx.svc.now_text();
     if resource == old.resource && before == after {
         let refs = match (with_members, partial) {
@@ -230,12 +264,12 @@ async fn save<D: Db>(
                 Some(refs_from_rows(&r, 0))
             }
         };
-        return respond(ctx, 200, &old, refs.as_deref()).map(Some);
+        return reply.respond(ctx, &old, refs.as_deref()).map(Some);
     }
     let new = GroupRecord { resource, version: old.version + 1, updated_at: now.clone(), ..old.clone() };
     let (sb, sa) = slices(&authed.organization_id, Some(&old), Some(&new), before, after, users);
     if partial && new.resource == old.resource && ctx.req.header("if-match").is_none() {
-        return save_members_only(ctx, authed, &old, before, after, users, Write { stmts: Vec::new(), before: sb, after: sa, tail: Vec::new() }).await;
+        return save_members_only(ctx, authed, &old, before, after, users, Write { stmts: Vec::new(), before: sb, after: sa, tail: Vec::new() }, reply).await;
     }
     let mut stmts = vec![sql::guard_version("groups", &old.id, old.version), sql::update_group(&new)];
     stmts.extend(membership_stmts(&authed.directory_id, &old.id, before, after, &now));
@@ -248,7 +282,7 @@ async fn save<D: Db>(
         (true, false) => Some(refs_from_users(after.iter(), users)),
         (true, true) => Some(refs_from_rows(&tail, 0)),
     };
-    respond(ctx, 200, &new, refs.as_deref()).map(Some)
+    reply.respond(ctx, &new, refs.as_deref()).map(Some)
 }
 
 /// A PATCH that only adds or removes the members it names: guarded by those
@@ -256,6 +290,7 @@ async fn save<D: Db>(
 /// concurrent PATCHes adding different members (Okta splits large changes
 /// into parallel requests) never conflict. The version still moves on; the
 /// answer reads the group back.
+#[allow(clippy::too_many_arguments)]
 async fn save_members_only<D: Db>(
     ctx: &Ctx<'_, '_, D>,
     authed: &super::auth::Authed,
@@ -264,6 +299,7 @@ async fn save_members_only<D: Db>(
     after: &BTreeSet<String>,
     users: &BTreeMap<String, UserRecord>,
     mut w: Write,
+    reply: Reply,
 ) -> Result<Option<HttpResponse>, ScimError> {
     let now = ctx.svc.now_text();
     let named: BTreeSet<String> = before.union(after).chain(users.keys()).cloned().collect();
@@ -272,7 +308,7 @@ async fn save_members_only<D: Db>(
     w.stmts.push(sql::guard_memberships(&old.id, &present, &absent));
     w.stmts.push(crate::stmt!("UPDATE groups SET version = version + 1, updated_at = ?2 WHERE id = ?1", old.id.as_str(), now.as_str()));
     w.stmts.extend(membership_stmts(&authed.directory_id, &old.id, before, after, &now));
-    let with_members = wants_members(ctx)?;
+    let with_members = reply.wants_members(ctx)?;
     w.tail.push(sql::select_group(&authed.directory_id, &old.id));
     if with_members {
         w.tail.push(sql::select_member_refs(&old.id));
@@ -282,7 +318,7 @@ async fn save_members_only<D: Db>(
     };
     let group = rows(&tail, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
     let refs = with_members.then(|| refs_from_rows(&tail, 1));
-    respond(ctx, 200, &group, refs.as_deref()).map(Some)
+    reply.respond(ctx, &group, refs.as_deref()).map(Some)
 }
 
 /// DELETE: each member gets `user_removed`, then the group goes.
