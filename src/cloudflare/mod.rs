@@ -5,7 +5,8 @@ mod d1;
 mod outbound;
 
 use crate::app::delivery::{handle_message, QueueMessage, Send};
-use crate::app::maintenance::{deleting, purge_directory, sweep};
+use crate::app::fanout;
+use crate::app::maintenance::{deleting, purge_directory, sweep, PURGE_ROUNDS};
 use crate::app::{self, Config, HttpRequest, HttpResponse, Services};
 use crate::support::ids::Entropy;
 use crate::support::time::Millis;
@@ -127,20 +128,25 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         "ms": now().0 - started.0,
     });
     console_log!("{line}");
-    if !out.publish.is_empty() || out.purge_directory.is_some() {
-        let messages = out.publish.clone();
+    if !out.publish.is_empty() || out.purge_directory.is_some() || out.run_removals {
+        let mut messages = out.publish.clone();
         let purge = out.purge_directory.clone();
+        let removals = out.run_removals;
         let fail_send = cfg.fail_queue_send;
         ctx.wait_until(async move {
+            let db = env.d1(DB).map(D1);
+            if let (true, Ok(db)) = (removals, &db) {
+                let svc = Services { db, cfg: &cfg, now: now(), entropy: &WebCrypto };
+                messages.extend(tell_removals(&svc, fanout::CHUNKS_AFTER_REQUEST).await);
+            }
             if fail_send {
                 console_log!("TEST_FAIL_QUEUE_SEND: not publishing {} message(s)", messages.len());
             } else {
                 publish(&env, &messages).await;
             }
-            if let (Some(id), Ok(d)) = (purge, env.d1(DB)) {
-                let db = D1(d);
-                let svc = Services { db: &db, cfg: &cfg, now: now(), entropy: &WebCrypto };
-                if let Err(e) = purge_directory(&svc, &id).await {
+            if let (Some(id), Ok(db)) = (purge, &db) {
+                let svc = Services { db, cfg: &cfg, now: now(), entropy: &WebCrypto };
+                if let Err(e) = purge_directory(&svc, &id, PURGE_ROUNDS).await {
                     console_error!("purge of {id} failed: {e}");
                 }
             }
@@ -206,12 +212,42 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
         Ok(_) => {}
         Err(e) => console_error!("sweeper failed: {e}"),
     }
+    let told = tell_removals(&svc, fanout::CHUNKS_PER_CRON).await;
+    if !told.is_empty() && !cfg.fail_queue_send {
+        publish(&env, &told).await;
+    }
+    // One budget of purge rounds for all directories: the invocation stays
+    // within D1's queries per invocation.
+    let mut rounds = PURGE_ROUNDS;
     if let Ok(ids) = deleting(&svc).await {
         for id in ids {
-            if let Err(e) = purge_directory(&svc, &id).await {
-                console_error!("purge of {id} failed: {e}");
+            match purge_directory(&svc, &id, rounds).await {
+                Ok((_, used)) => rounds = rounds.saturating_sub(used),
+                Err(e) => console_error!("purge of {id} failed: {e}"),
+            }
+            if rounds == 0 {
+                break;
             }
         }
     }
     flush_logs();
+}
+
+/// Tells up to `chunks` chunks of pending group removals; the messages of
+/// the events written.
+async fn tell_removals(svc: &Services<'_, D1>, chunks: usize) -> Vec<QueueMessage> {
+    let started = now();
+    match fanout::run(svc, chunks).await {
+        Ok(p) => {
+            if p.chunks > 0 {
+                let line = serde_json::json!({"msg": "group removals", "chunks": p.chunks, "events": p.event_ids.len(), "done": p.done, "ms": now().0 - started.0});
+                console_log!("{line}");
+            }
+            p.event_ids.iter().map(|id| QueueMessage::fan_out(id)).collect()
+        }
+        Err(e) => {
+            console_error!("group removals failed: {e}");
+            Vec::new()
+        }
+    }
 }
