@@ -58,7 +58,10 @@ def build_once() -> None:
 class Worker:
     """One `wrangler dev --local` process with its own state folder."""
 
-    def __init__(self, **vars: str):
+    def __init__(self, log_level: str = "info", **vars: str):
+        # "log" also keeps the Worker's console.log lines (its JSON request
+        # and background-work lines) in the log; "info" keeps errors only.
+        self.log_level = log_level
         self.admin_key = "test-admin-" + secrets.token_hex(16)
         self.vars = {
             "ADMIN_API_KEY": self.admin_key,
@@ -84,7 +87,7 @@ class Worker:
         args = [
             str(WRANGLER), "dev", "--local", "--ip", "127.0.0.1", "--port", str(self.port),
             "--inspector-port", str(free_port()), "--persist-to", str(state), "--test-scheduled",
-            "--show-interactive-dev-session=false", "--log-level", "info",
+            "--show-interactive-dev-session=false", "--log-level", self.log_level,
             # No .dev.vars: every setting comes from here.
             "--env-file", str(self.dir / "none.env"),
         ]
