@@ -12,6 +12,14 @@ use serde_json::Value;
 /// The pending-removal keys of group `?1` (besides its own id).
 const PENDING_KEYS: &str = "(SELECT r.id FROM group_removals r WHERE r.group_id = ?1)";
 
+/// Every (key of group `?1`, user of the JSON list `ids`) pair, as `g`,
+/// `u`: joined to `memberships` on its primary key, so each named user
+/// costs a lookup or two however large the group (an `OR` of the keys in a
+/// WHERE would scan the group's memberships instead).
+fn keyed_pairs(ids: &str) -> String {
+    format!("(SELECT k.id AS g, j.value AS u FROM (SELECT ?1 AS id UNION ALL SELECT r.id FROM group_removals r WHERE r.group_id = ?1) k CROSS JOIN json_each({ids}) j)")
+}
+
 fn ids_json(ids: &[String]) -> String {
     Value::from(ids.to_vec()).to_string()
 }
@@ -70,7 +78,7 @@ pub fn restore_members(group_id: &str, ids: &[String]) -> Option<Stmt> {
 /// or, `pending` = 1, a pending removal).
 pub fn select_memberships_among(group_id: &str, ids: &[String]) -> Stmt {
     stmt!(
-        format!("SELECT m.user_id, m.group_id <> ?1 AS pending FROM memberships m WHERE (m.group_id = ?1 OR m.group_id IN {PENDING_KEYS}) AND m.user_id IN (SELECT value FROM json_each(?2))"),
+        format!("SELECT m.user_id, m.group_id <> ?1 AS pending FROM {} p CROSS JOIN memberships m ON m.group_id = p.g AND m.user_id = p.u", keyed_pairs("?2")),
         group_id,
         ids_json(ids)
     )
@@ -80,7 +88,7 @@ pub fn select_memberships_among(group_id: &str, ids: &[String]) -> Stmt {
 pub fn remove_members(group_id: &str, ids: &[String]) -> Option<Stmt> {
     (!ids.is_empty()).then(|| {
         stmt!(
-            format!("DELETE FROM memberships WHERE (group_id = ?1 OR group_id IN {PENDING_KEYS}) AND user_id IN (SELECT value FROM json_each(?2))"),
+            format!("DELETE FROM memberships WHERE (group_id, user_id) IN (SELECT g, u FROM {})", keyed_pairs("?2")),
             group_id,
             ids_json(ids)
         )
@@ -93,8 +101,10 @@ pub fn guard_memberships(group_id: &str, present: &[String], absent: &[String]) 
     stmt!(
         format!(
             "INSERT INTO guard (reason) SELECT 'memberships' WHERE NOT EXISTS (SELECT 1 FROM groups WHERE id = ?1) \
-             OR (SELECT count(*) FROM memberships WHERE (group_id = ?1 OR group_id IN {PENDING_KEYS}) AND user_id IN (SELECT value FROM json_each(?2))) <> ?3 \
-             OR EXISTS (SELECT 1 FROM memberships WHERE (group_id = ?1 OR group_id IN {PENDING_KEYS}) AND user_id IN (SELECT value FROM json_each(?4)))"
+             OR (SELECT count(*) FROM {} p CROSS JOIN memberships m ON m.group_id = p.g AND m.user_id = p.u) <> ?3 \
+             OR EXISTS (SELECT 1 FROM {} p CROSS JOIN memberships m ON m.group_id = p.g AND m.user_id = p.u)",
+            keyed_pairs("?2"),
+            keyed_pairs("?4")
         ),
         group_id,
         ids_json(present),
@@ -161,4 +171,38 @@ pub fn finish_removal(removal_id: &str, group_id: &str) -> Vec<Stmt> {
         ),
         stmt!("DELETE FROM group_removals WHERE id = ?1", removal_id),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sqlite::{block_on, Sqlite};
+    use crate::storage::{Db, RowExt};
+
+    /// The query plan's lines for a statement.
+    fn plan(db: &Sqlite, s: Stmt) -> Vec<String> {
+        let r = block_on(db.batch(vec![Stmt::new(format!("EXPLAIN QUERY PLAN {}", s.sql), s.params)])).unwrap();
+        r.first().map(|r| r.rows.iter().map(|row| row.string("detail")).collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn named_memberships_are_found_by_primary_key_never_by_scanning_the_group() {
+        let db = Sqlite::open_migrated().unwrap();
+        let ids = vec!["user_1".to_string(), "user_2".to_string()];
+        for s in [
+            select_memberships_among("group_1", &ids),
+            remove_members("group_1", &ids).unwrap(),
+            guard_memberships("group_1", &ids, &ids),
+            restore_members("group_1", &ids).unwrap(),
+        ] {
+            let sql = s.sql.clone();
+            let lines = plan(&db, s);
+            let on_memberships: Vec<&String> = lines.iter().filter(|l| l.contains(" m ") || l.contains("memberships") || l.ends_with(" m")).collect();
+            assert!(!on_memberships.is_empty(), "{sql}: {lines:?}");
+            for l in on_memberships {
+                let exact = l.contains("(group_id=? AND user_id=?)") || l.contains("(user_id=? AND group_id=?)");
+                assert!(l.starts_with("SEARCH") && exact, "{sql}: {l} in {lines:?}");
+            }
+        }
+    }
 }
