@@ -133,6 +133,8 @@ fn deleting_a_group_of_50000_members_tells_each_member_then_the_group_in_resumab
     let list = app.scim(&dir, "GET", "/Groups?filter=displayName%20eq%20%22Everyone%22", None);
     assert_eq!(list.body["Resources"][0]["id"], again.as_str());
     assert_eq!(app.scim(&dir, "GET", "/Groups?count=0", None).body["totalResults"], 2);
+    assert_eq!(app.admin("GET", &format!("/v1/directory_groups/{gid}"), None).status, 404);
+    assert_eq!(app.admin("GET", &format!("/v1/directory_users?group_id={gid}"), None).body["data"], json!([]));
     let groups = app.scim(&dir, "GET", &format!("/Users/{}", bulk(7)), None).body["groups"].clone();
     assert!(groups.is_null() || groups == json!([]), "{groups}");
 
