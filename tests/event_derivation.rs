@@ -46,8 +46,8 @@ impl World {
 fn patch_add_emits_user_added_once_even_when_sent_twice() {
     let w = world();
     let m = w.mark();
-    assert_eq!(w.patch_group(json!([{"op": "add", "path": "members", "value": [{"value": w.users[1]}, {"value": w.users[1]}]}])), 200);
-    assert_eq!(w.patch_group(json!([{"op": "Add", "path": "members", "value": [{"value": w.users[1]}]}])), 200);
+    assert_eq!(w.patch_group(json!([{"op": "add", "path": "members", "value": [{"value": w.users[1]}, {"value": w.users[1]}]}])), 204);
+    assert_eq!(w.patch_group(json!([{"op": "Add", "path": "members", "value": [{"value": w.users[1]}]}])), 204);
     assert_eq!(w.membership(&w.since(m)), vec![("user_added".to_string(), w.users[1].clone())]);
 }
 
@@ -62,7 +62,7 @@ fn each_removal_form_emits_user_removed_for_real_members_only() {
         let w = world();
         let ops: Value = serde_json::from_str(&ops.to_string().replace("U0", &w.users[0]).replace("U2", &w.users[2])).unwrap();
         let m = w.mark();
-        assert_eq!(w.patch_group(ops.clone()), 200, "{ops}");
+        assert_eq!(w.patch_group(ops.clone()), 204, "{ops}");
         assert_eq!(w.membership(&w.since(m)), vec![("user_removed".to_string(), w.users[0].clone())], "{ops}");
     }
 }

@@ -69,7 +69,7 @@ fn deleting_a_directory_emits_dsync_deleted_revokes_tokens_and_purges_its_data()
     let names = app.event_names(&dir);
     assert_eq!(names.last().map(String::as_str), Some("dsync.deleted"));
     let svc = Services { db: &app.db, cfg: &app.cfg, now: Millis(app.clock.get()), entropy: &support::Xorshift(std::cell::Cell::new(7)) };
-    assert!(block_on(purge_directory(&svc, &dir.id)).unwrap());
+    assert!(block_on(purge_directory(&svc, &dir.id, rollcall::app::maintenance::PURGE_ROUNDS)).unwrap().0);
     assert_eq!(app.admin("GET", &format!("/v1/directories/{}", dir.id), None).status, 404);
     assert_eq!(app.admin("GET", &format!("/v1/directory_users?directory_id={}", dir.id), None).body["data"], json!([]));
     // The event log outlives the directory.

@@ -380,3 +380,37 @@ fn paging_on_continues_after_the_last_page_and_still_counts_from_the_start() {
     assert_eq!(first, ids[..4].to_vec());
     assert_eq!(page(5), ids[4..8].to_vec());
 }
+
+#[test]
+fn a_group_patch_answers_204_unless_it_asks_for_a_projection_and_a_user_patch_200() {
+    let app = App::new();
+    let dir = app.new_directory("okta");
+    let a = user(&app, &dir, "a204@x.io");
+    let b = user(&app, &dir, "b204@x.io");
+    let g = app.scim(&dir, "POST", "/Groups", Some(json!({"displayName": "G204", "members": [{"value": a}]})));
+    let gid = g.body["id"].as_str().unwrap();
+    let add = |who: &str| json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": who}]}]});
+    // As Okta and Entra send it: no projection named, so no body (and no member list read).
+    let r = app.scim(&dir, "PATCH", &format!("/Groups/{gid}"), Some(add(&b)));
+    assert_eq!(r.status, 204);
+    assert!(r.raw.body.is_empty());
+    assert_eq!(r.header("etag"), Some("W/\"2\""));
+    // A PATCH that changes nothing is a 204 too, with the unchanged version.
+    let r = app.scim(&dir, "PATCH", &format!("/Groups/{gid}"), Some(add(&b)));
+    assert_eq!((r.status, r.header("etag")), (204, Some("W/\"2\"")));
+    // Naming a projection asks for the resource.
+    let r = app.scim(&dir, "PATCH", &format!("/Groups/{gid}?excludedAttributes=members"), Some(add(&a)));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["displayName"], "G204");
+    assert!(r.body.get("members").is_none());
+    let r = app.scim(&dir, "PATCH", &format!("/Groups/{gid}?attributes=members"), Some(add(&a)));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 2);
+    // PUT and user PATCH keep answering the resource.
+    let r = app.scim(&dir, "PUT", &format!("/Groups/{gid}"), Some(json!({"displayName": "G204", "members": [{"value": a}]})));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
+    let r = app.scim(&dir, "PATCH", &format!("/Users/{a}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "T"}]})));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["title"], "T");
+}

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod delivery;
+pub mod fanout;
 pub mod maintenance;
 pub mod http;
 pub mod scim;
@@ -43,6 +44,8 @@ pub struct Outcome {
     pub publish: Vec<QueueMessage>,
     /// A directory whose rows are to be removed in the background.
     pub purge_directory: Option<String>,
+    /// Group removals were left to be told in chunks ([`fanout::run`]).
+    pub run_removals: bool,
     /// What the request cost in D1 (for the shell's one log line per request).
     pub cost: Cost,
 }

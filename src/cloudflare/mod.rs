@@ -5,8 +5,10 @@ mod d1;
 mod outbound;
 
 use crate::app::delivery::{handle_batch, Handled, QueueMessage, Send};
-use crate::app::maintenance::{deleting, purge_directory, sweep};
+use crate::app::fanout;
+use crate::app::maintenance::{deleting, purge_directory, sweep, PURGE_ROUNDS};
 use crate::app::{self, Config, HttpRequest, HttpResponse, Services};
+use crate::storage::db::Metered;
 use crate::support::ids::Entropy;
 use crate::support::time::Millis;
 use d1::D1;
@@ -166,22 +168,25 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         "ms": now().0 - started.0,
     });
     console_log!("{line}");
-    if !out.publish.is_empty() || out.purge_directory.is_some() {
-        let messages = out.publish.clone();
-        let purge = out.purge_directory.clone();
+    if !out.publish.is_empty() || out.purge_directory.is_some() || out.run_removals {
+        let mut messages = out.publish.clone();
+        let purge_id = out.purge_directory.clone();
+        let removals = out.run_removals;
         let fail_send = cfg.fail_queue_send;
         ctx.wait_until(async move {
+            let db = env.d1(DB).map(D1);
+            if let (true, Ok(db)) = (removals, &db) {
+                let svc = Services { db, cfg: &cfg, now: now(), entropy: &WebCrypto };
+                messages.extend(tell_removals(&svc, fanout::CHUNKS_AFTER_REQUEST).await);
+            }
             if fail_send {
                 console_log!("TEST_FAIL_QUEUE_SEND: not publishing {} message(s)", messages.len());
             } else {
                 publish(&env, &messages).await;
             }
-            if let (Some(id), Ok(d)) = (purge, env.d1(DB)) {
-                let db = D1(d);
-                let svc = Services { db: &db, cfg: &cfg, now: now(), entropy: &WebCrypto };
-                if let Err(e) = purge_directory(&svc, &id).await {
-                    console_error!("purge of {id} failed: {e}");
-                }
+            if let (Some(id), Ok(db)) = (purge_id, &db) {
+                let svc = Services { db, cfg: &cfg, now: now(), entropy: &WebCrypto };
+                purge(&svc, &id, PURGE_ROUNDS).await;
             }
         });
     }
@@ -255,12 +260,66 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
         Ok(_) => {}
         Err(e) => console_error!("sweeper failed: {e}"),
     }
+    let told = tell_removals(&svc, fanout::CHUNKS_PER_CRON).await;
+    if !told.is_empty() && !cfg.fail_queue_send {
+        publish(&env, &told).await;
+    }
+    // One budget of purge rounds for all directories: the invocation stays
+    // within D1's queries per invocation.
+    let mut rounds = PURGE_ROUNDS;
     if let Ok(ids) = deleting(&svc).await {
         for id in ids {
-            if let Err(e) = purge_directory(&svc, &id).await {
-                console_error!("purge of {id} failed: {e}");
+            rounds = rounds.saturating_sub(purge(&svc, &id, rounds).await);
+            if rounds == 0 {
+                break;
             }
         }
     }
     flush_logs();
+}
+
+/// One JSON log line about background work, with what it cost in D1.
+fn log_work(msg: &str, db: &Metered<'_, D1>, started: Millis, fields: serde_json::Value) {
+    let mut line = serde_json::json!({
+        "msg": msg, "d1_calls": db.calls.get(), "rows_read": db.rows_read.get(), "rows_written": db.rows_written.get(), "ms": now().0 - started.0,
+    });
+    if let (Some(l), Some(f)) = (line.as_object_mut(), fields.as_object()) {
+        l.extend(f.clone());
+    }
+    console_log!("{line}");
+}
+
+/// Purges a deleted directory for at most `rounds` rounds; the rounds used.
+async fn purge(svc: &Services<'_, D1>, id: &str, rounds: usize) -> usize {
+    let (started, db) = (now(), Metered::new(svc.db));
+    let msvc = Services { db: &db, cfg: svc.cfg, now: svc.now, entropy: svc.entropy };
+    match purge_directory(&msvc, id, rounds).await {
+        Ok((done, used)) => {
+            log_work("purge", &db, started, serde_json::json!({"rounds": used, "done": done}));
+            used
+        }
+        Err(e) => {
+            console_error!("purge of {id} failed: {e}");
+            rounds
+        }
+    }
+}
+
+/// Tells up to `chunks` chunks of pending group removals; the messages of
+/// the events written.
+async fn tell_removals(svc: &Services<'_, D1>, chunks: usize) -> Vec<QueueMessage> {
+    let (started, db) = (now(), Metered::new(svc.db));
+    let msvc = Services { db: &db, cfg: svc.cfg, now: svc.now, entropy: svc.entropy };
+    match fanout::run(&msvc, chunks).await {
+        Ok(p) => {
+            if p.chunks > 0 {
+                log_work("group removals", &db, started, serde_json::json!({"chunks": p.chunks, "events": p.event_ids.len(), "done": p.done}));
+            }
+            p.event_ids.iter().map(|id| QueueMessage::fan_out(id)).collect()
+        }
+        Err(e) => {
+            console_error!("group removals failed: {e}");
+            Vec::new()
+        }
+    }
 }

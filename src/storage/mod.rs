@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod filter_sql;
+pub mod removal_sql;
 pub mod scim_sql;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;

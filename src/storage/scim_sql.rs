@@ -25,9 +25,15 @@ pub fn select_group(directory_id: &str, id: &str) -> Stmt {
     stmt!(format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = ?1 AND g.directory_id = ?2"), id, directory_id)
 }
 
-/// Every member of a group, as full user records.
-pub fn select_members(group_id: &str) -> Stmt {
-    stmt!(format!("SELECT {USER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY u.id"), group_id)
+/// The members of a group, as full user records, at most `limit` of them
+/// (one more than a use case can handle in one batch tells it the group is
+/// larger than that).
+pub fn select_members(group_id: &str, limit: usize) -> Stmt {
+    stmt!(
+        format!("SELECT {USER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY m.user_id LIMIT ?2"),
+        group_id,
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    )
 }
 
 /// The members of a group for its SCIM `members` attribute: their ids.
@@ -46,10 +52,6 @@ pub fn select_users_by_ids(directory_id: &str, ids: &[String]) -> Stmt {
     )
 }
 
-/// Which of `ids` are members of the group.
-pub fn select_memberships_among(group_id: &str, ids: &[String]) -> Stmt {
-    stmt!("SELECT m.user_id FROM memberships m WHERE m.group_id = ?1 AND m.user_id IN (SELECT value FROM json_each(?2))", group_id, ids_json(ids))
-}
 
 pub fn insert_user(u: &UserRecord) -> Stmt {
     stmt!(
@@ -97,10 +99,16 @@ pub fn update_user(u: &UserRecord) -> Stmt {
     )
 }
 
-/// Deletes a user with its memberships; the groups it leaves get a new version.
+/// Deletes a user with its memberships (pending removals included); the
+/// groups it leaves get a new version.
 pub fn delete_user(id: &str, now: &str) -> Vec<Stmt> {
     vec![
-        stmt!("UPDATE groups SET version = version + 1, updated_at = ?2 WHERE id IN (SELECT group_id FROM memberships WHERE user_id = ?1)", id, now),
+        stmt!(
+            "UPDATE groups SET version = version + 1, updated_at = ?2 WHERE id IN (SELECT group_id FROM memberships WHERE user_id = ?1) \
+             OR id IN (SELECT r.group_id FROM memberships m JOIN group_removals r ON r.id = m.group_id WHERE m.user_id = ?1)",
+            id,
+            now
+        ),
         stmt!("DELETE FROM memberships WHERE user_id = ?1", id),
         unindex_emails(id),
         stmt!("DELETE FROM users WHERE id = ?1", id),
@@ -161,9 +169,6 @@ pub fn add_members(directory_id: &str, group_id: &str, ids: &[String], now: &str
     ]
 }
 
-pub fn remove_members(group_id: &str, ids: &[String]) -> Option<Stmt> {
-    (!ids.is_empty()).then(|| stmt!("DELETE FROM memberships WHERE group_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))", group_id, ids_json(ids)))
-}
 
 /// Aborts the batch unless the row still has the version that was read.
 pub fn guard_version(table: &str, id: &str, version: i64) -> Stmt {
@@ -171,19 +176,6 @@ pub fn guard_version(table: &str, id: &str, version: i64) -> Stmt {
     stmt!(format!("INSERT INTO guard (reason) SELECT 'version' WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE id = ?1 AND version = ?2)"), id, version)
 }
 
-/// Aborts the batch unless the group still exists and, of the memberships
-/// read, exactly `present` exist and none of `absent` do.
-pub fn guard_memberships(group_id: &str, present: &[String], absent: &[String]) -> Stmt {
-    stmt!(
-        "INSERT INTO guard (reason) SELECT 'memberships' WHERE NOT EXISTS (SELECT 1 FROM groups WHERE id = ?1) \
-         OR (SELECT count(*) FROM memberships WHERE group_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))) <> ?3 \
-         OR EXISTS (SELECT 1 FROM memberships WHERE group_id = ?1 AND user_id IN (SELECT value FROM json_each(?4)))",
-        group_id,
-        ids_json(present),
-        i64::try_from(present.len()).unwrap_or(i64::MAX),
-        ids_json(absent)
-    )
-}
 
 /// Aborts the batch if the directory was deleted meanwhile.
 pub fn guard_directory_live(directory_id: &str) -> Stmt {

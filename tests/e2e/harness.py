@@ -61,7 +61,10 @@ def build_once() -> None:
 class Worker:
     """One `wrangler dev --local` process with its own state folder."""
 
-    def __init__(self, **vars: str):
+    def __init__(self, log_level: str = "log", **vars: str):
+        # "log" also keeps the Worker's console.log lines (its JSON request
+        # and background-work lines) in the log; "info" keeps errors only.
+        self.log_level = log_level
         self.admin_key = "test-admin-" + secrets.token_hex(16)
         self.vars = {
             "ADMIN_API_KEY": self.admin_key,
@@ -89,7 +92,7 @@ class Worker:
             "--inspector-port", str(free_port()), "--persist-to", str(state), "--test-scheduled",
             # "log": the Worker's console.log lines (one JSON line per request
             # and per queue message) are shown only from this level on.
-            "--show-interactive-dev-session=false", "--log-level", "log",
+            "--show-interactive-dev-session=false", "--log-level", self.log_level,
             # No .dev.vars: every setting comes from here.
             "--env-file", str(self.dir / "none.env"),
         ]

@@ -172,6 +172,19 @@ impl App {
         panic!("too many event pages")
     }
 
+    /// Tells every pending group removal as the shell does after answering
+    /// (runs of `chunks` chunks); returns how many runs it took.
+    pub fn run_removals(&self, chunks: usize) -> usize {
+        for runs in 1..=100_000 {
+            self.advance(1);
+            let svc = Services { db: &self.db, cfg: &self.cfg, now: Millis(self.clock.get()), entropy: &self.entropy };
+            if block_on(app::fanout::run(&svc, chunks)).unwrap().done {
+                return runs;
+            }
+        }
+        panic!("group removals never finished")
+    }
+
     pub fn event_names(&self, dir: &Dir) -> Vec<String> {
         self.events(dir).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect()
     }

@@ -32,7 +32,9 @@ pub async fn list_users<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiR
     let select = format!("{USER_COLUMNS}, d.organization_id");
     let (from, cond, params) = match (req.param("directory_id"), req.param("group_id")) {
         (_, Some(g)) => (
-            "memberships m JOIN users u ON u.id = m.user_id JOIN directories d ON d.id = u.directory_id",
+            // Through `groups`: the memberships of a large group being deleted
+            // (migrations/0004) stay until told, but the group is gone.
+            "memberships m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id JOIN directories d ON d.id = u.directory_id",
             "m.group_id = ?",
             vec![SqlValue::Text(g.to_string())],
         ),

@@ -1,6 +1,6 @@
 //! `/Groups` (RFC 7644 §3.3, §3.4.1, §3.5.1, §3.5.2, §3.6).
 
-use super::members;
+use super::{group_fanout, members};
 use super::render::{self, Ref};
 use super::write::{Write, MAX_ATTEMPTS};
 use super::{wants, Ctx};
@@ -9,20 +9,21 @@ use crate::directory::records::etag;
 use crate::directory::views::{group_view, user_view};
 use crate::directory::{GroupRecord, UserRecord};
 use crate::events::Slice;
-use crate::scim::patch::{apply_group_patch, parse_patch};
+use crate::scim::patch::{apply_group_patch, parse_patch, MemberOp};
 use crate::scim::projection::project;
 use crate::scim::resource::normalize;
 use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
 use crate::storage::db::rows;
+use crate::storage::removal_sql as rm;
 use crate::storage::scim_sql as sql;
 use crate::storage::{Db, RowExt, Stmt, StmtResult};
 use crate::support::ids::has_prefix;
 use std::collections::{BTreeMap, BTreeSet};
 
-const TAKEN: &str = "A group with this displayName already exists in the directory";
+pub(super) const TAKEN: &str = "A group with this displayName already exists in the directory";
 
-fn not_found() -> ScimError {
+pub(super) fn not_found() -> ScimError {
     ScimError::not_found("Group not found")
 }
 
@@ -30,7 +31,7 @@ fn refs_from_rows(results: &[StmtResult], i: usize) -> Vec<Ref> {
     rows(results, i).iter().map(|r| Ref { id: r.string("id"), display: r.string("display") }).collect()
 }
 
-fn refs_from_users<'a>(ids: impl Iterator<Item = &'a String>, users: &BTreeMap<String, UserRecord>) -> Vec<Ref> {
+pub(super) fn refs_from_users<'a>(ids: impl Iterator<Item = &'a String>, users: &BTreeMap<String, UserRecord>) -> Vec<Ref> {
     ids.filter_map(|id| users.get(id)).map(|u| Ref { id: u.id.clone(), display: u.member_display().to_string() }).collect()
 }
 
@@ -38,7 +39,7 @@ fn user_map(results: &[StmtResult], i: usize) -> BTreeMap<String, UserRecord> {
     rows(results, i).iter().filter_map(UserRecord::from_row).map(|u| (u.id.clone(), u)).collect()
 }
 
-fn respond<D: Db>(ctx: &Ctx<'_, '_, D>, status: u16, g: &GroupRecord, members: Option<&[Ref]>) -> Result<HttpResponse, ScimError> {
+pub(super) fn respond<D: Db>(ctx: &Ctx<'_, '_, D>, status: u16, g: &GroupRecord, members: Option<&[Ref]>) -> Result<HttpResponse, ScimError> {
     let full = render::group(g, members, &ctx.base);
     let (attrs, excluded) = ctx.projection()?;
     let body = if attrs.is_empty() && excluded.is_empty() { full } else { project(ResourceKind::Group, &full, &attrs, &excluded) };
@@ -54,8 +55,41 @@ fn wants_members<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<bool, ScimError> {
     Ok(wants(ResourceKind::Group, "members", &attrs, &excluded))
 }
 
+/// What a group write answers with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reply {
+    /// 200 with the group (projected as the query asks): PUT, and a PATCH
+    /// that names `attributes` or `excludedAttributes`.
+    Resource,
+    /// 204 with only the ETag: a PATCH naming neither (RFC 7644 §3.5.2 lets
+    /// the server answer without a body), so adding one member to a large
+    /// group never renders every member (PRODUCT.md; Okta's and Entra's
+    /// membership PATCHes in tests/fixtures/idp name neither).
+    Empty,
+}
+
+impl Reply {
+    fn for_patch<D: Db>(ctx: &Ctx<'_, '_, D>) -> Self {
+        if ctx.req.param("attributes").is_some() || ctx.req.param("excludedAttributes").is_some() {
+            Reply::Resource
+        } else {
+            Reply::Empty
+        }
+    }
+    /// Whether the answer lists members (so they must be read).
+    pub(super) fn wants_members<D: Db>(self, ctx: &Ctx<'_, '_, D>) -> Result<bool, ScimError> {
+        Ok(self == Reply::Resource && wants_members(ctx)?)
+    }
+    pub(super) fn respond<D: Db>(self, ctx: &Ctx<'_, '_, D>, g: &GroupRecord, members: Option<&[Ref]>) -> Result<HttpResponse, ScimError> {
+        match self {
+            Reply::Resource => respond(ctx, 200, g, members),
+            Reply::Empty => Ok(HttpResponse::empty(204).header("etag", etag(g.version))),
+        }
+    }
+}
+
 /// Before/after slices for a membership change of one group.
-fn slices(
+pub(super) fn slices(
     org: &str,
     old: Option<&GroupRecord>,
     new: Option<&GroupRecord>,
@@ -73,12 +107,31 @@ fn slices(
 }
 
 /// The membership statements turning `before` into `after`.
-fn membership_stmts(dir: &str, gid: &str, before: &BTreeSet<String>, after: &BTreeSet<String>, now: &str) -> Vec<Stmt> {
-    let removed: Vec<String> = before.difference(after).cloned().collect();
-    let added: Vec<String> = after.difference(before).cloned().collect();
-    let mut out: Vec<Stmt> = sql::remove_members(gid, &removed).into_iter().collect();
+pub(super) fn membership_stmts(dir: &str, gid: &str, m: &Members, now: &str) -> Vec<Stmt> {
+    let removed: Vec<String> = m.before.difference(&m.after).cloned().collect();
+    let added: Vec<String> = m.after.difference(&m.before).cloned().collect();
+    let restored: Vec<String> = m.pending.intersection(&m.after).cloned().collect();
+    let mut out: Vec<Stmt> = rm::remove_members(gid, &removed).into_iter().collect();
+    out.extend(rm::restore_members(gid, &restored));
     out.extend(sql::add_members(dir, gid, &added, now));
     out
+}
+
+/// A group's members before and after a change, as the application sees
+/// them; `pending` are those of `before` whose membership is pending
+/// removal (kept ones are taken back, without event).
+pub(super) struct Members {
+    pub before: BTreeSet<String>,
+    pub after: BTreeSet<String>,
+    pub pending: BTreeSet<String>,
+}
+
+/// `[select_memberships_among]` rows: the members, and those pending removal.
+fn among(results: &[StmtResult], i: usize) -> (BTreeSet<String>, BTreeSet<String>) {
+    let rows = rows(results, i);
+    let all = rows.iter().map(|r| r.string("user_id")).collect();
+    let pending = rows.iter().filter(|r| r.int("pending") == Some(1)).map(|r| r.string("user_id")).collect();
+    (all, pending)
 }
 
 fn check_known(ids: &[String], users: &BTreeMap<String, UserRecord>) -> Result<(), ScimError> {
@@ -148,26 +201,8 @@ pub async fn replace<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpRespon
     let normalized = normalize(ResourceKind::Group, &ctx.group_body()?)?;
     let new_ids = normalized.members.clone().unwrap_or_default();
     ctx.projection()?;
-    for _ in 0..MAX_ATTEMPTS {
-        let dir = ctx.cred.directory_id;
-        let reads = if has_prefix(id, "group") {
-            vec![sql::select_group(dir, id), sql::select_members(id), sql::select_users_by_ids(dir, &new_ids)]
-        } else {
-            Vec::new()
-        };
-        let (authed, results) = ctx.read(reads).await?;
-        let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
-        ctx.check_if_match(old.version)?;
-        let mut users = user_map(&results, 1);
-        let before: BTreeSet<String> = users.keys().cloned().collect();
-        users.extend(user_map(&results, 2));
-        check_known(&new_ids, &users)?;
-        let after: BTreeSet<String> = new_ids.iter().cloned().collect();
-        if let Some(r) = save(ctx, &authed, old, normalized.resource.clone(), &before, &after, &users, false).await? {
-            return Ok(r);
-        }
-    }
-    Err(ScimError::too_many_requests(1))
+    let mops = [MemberOp::ReplaceAll(new_ids.clone())];
+    save_whole(ctx, id, &new_ids, |_| Ok((normalized.resource.clone(), mops.to_vec())), Reply::Resource).await
 }
 
 /// PATCH (RFC 7644 §3.5.2): attribute ops on the group, member ops on the
@@ -176,37 +211,91 @@ pub async fn patch<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse
     let ops = parse_patch(&ctx.patch_body()?)?;
     let needs = members::needs(&ops);
     ctx.projection()?;
+    let decide = |old: &GroupRecord| {
+        let mut resource = old.resource.clone();
+        let mops = apply_group_patch(&mut resource, &ops)?;
+        Ok((resource, mops))
+    };
+    if needs.all {
+        return save_whole(ctx, id, &needs.ids, decide, Reply::for_patch(ctx)).await;
+    }
     for _ in 0..MAX_ATTEMPTS {
         let dir = ctx.cred.directory_id;
-        let reads = match (needs.all, has_prefix(id, "group")) {
-            (_, false) => Vec::new(),
-            (true, true) => vec![sql::select_group(dir, id), sql::select_members(id), sql::select_users_by_ids(dir, &needs.ids)],
-            (false, true) => vec![sql::select_group(dir, id), sql::select_memberships_among(id, &needs.ids), sql::select_users_by_ids(dir, &needs.ids)],
+        let reads = if has_prefix(id, "group") {
+            vec![sql::select_group(dir, id), rm::select_memberships_among(id, &needs.ids), sql::select_users_by_ids(dir, &needs.ids)]
+        } else {
+            Vec::new()
         };
         let (authed, results) = ctx.read(reads).await?;
         let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
         ctx.check_if_match(old.version)?;
-        let (before, users) = if needs.all {
-            let mut users = user_map(&results, 1);
-            let before = users.keys().cloned().collect::<BTreeSet<_>>();
-            users.extend(user_map(&results, 2));
-            (before, users)
-        } else {
-            (rows(&results, 1).iter().map(|r| r.string("user_id")).collect(), user_map(&results, 2))
-        };
-        let mut resource = old.resource.clone();
-        let mops = apply_group_patch(&mut resource, &ops)?;
+        let (before, pending) = among(&results, 1);
+        let users = user_map(&results, 2);
+        let (resource, mops) = decide(&old)?;
         let mut after = before.clone();
         members::apply(&mut after, &mops, &users)?;
-        if let Some(r) = save(ctx, &authed, old, resource, &before, &after, &users, !needs.all).await? {
+        let m = Members { before, after, pending };
+        if let Some(r) = save(ctx, &authed, old, resource, &m, &users, true, Reply::for_patch(ctx)).await? {
             return Ok(r);
         }
     }
     Err(ScimError::too_many_requests(1))
 }
 
-/// Writes a group change (attributes and/or memberships) and answers with
-/// the group; `partial` means `before`/`after` hold only some members, so
+/// A change that sets the whole member list (PUT; PATCH replacing, clearing
+/// or filtering `members`). `named` are the users the request names. A group
+/// of up to [`rm::CHUNK`] members is read whole and changed in one batch; a
+/// larger one is not read: the named memberships are, the rest are ended in
+/// one statement and told in chunks afterwards (see `group_fanout`).
+async fn save_whole<D: Db>(
+    ctx: &Ctx<'_, '_, D>,
+    id: &str,
+    named: &[String],
+    decide: impl Fn(&GroupRecord) -> Result<(serde_json::Map<String, serde_json::Value>, Vec<MemberOp>), ScimError>,
+    reply: Reply,
+) -> Result<HttpResponse, ScimError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let dir = ctx.cred.directory_id;
+        let reads = if has_prefix(id, "group") {
+            vec![
+                sql::select_group(dir, id),
+                sql::select_members(id, rm::CHUNK + 1),
+                sql::select_users_by_ids(dir, named),
+                rm::select_memberships_among(id, named),
+            ]
+        } else {
+            Vec::new()
+        };
+        let (authed, results) = ctx.read(reads).await?;
+        let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
+        ctx.check_if_match(old.version)?;
+        let (resource, mops) = decide(&old)?;
+        let mut users = user_map(&results, 1);
+        let large = users.len() > rm::CHUNK;
+        let mut before: BTreeSet<String> = users.keys().cloned().collect();
+        users.extend(user_map(&results, 2));
+        // Named users whose membership is pending removal are still members
+        // as the application sees them.
+        let (among, pending) = among(&results, 3);
+        let saved = if large {
+            let after = members::apply_without_before(&mops, &users)?;
+            let before = among.intersection(&after).cloned().collect();
+            group_fanout::save_replacing(ctx, &authed, old, resource, &Members { before, after, pending }, &users, reply).await?
+        } else {
+            before.extend(among);
+            let mut after = before.clone();
+            members::apply(&mut after, &mops, &users)?;
+            save(ctx, &authed, old, resource, &Members { before, after, pending }, &users, false, reply).await?
+        };
+        if let Some(r) = saved {
+            return Ok(r);
+        }
+    }
+    Err(ScimError::too_many_requests(1))
+}
+
+/// Writes a group change (attributes and/or memberships) and answers as
+/// `reply` says; `partial` means `before`/`after` hold only some members, so
 /// the answer's member list is read fresh in the same batch.
 #[allow(clippy::too_many_arguments)]
 async fn save<D: Db>(
@@ -214,14 +303,15 @@ async fn save<D: Db>(
     authed: &super::auth::Authed,
     old: GroupRecord,
     resource: serde_json::Map<String, serde_json::Value>,
-    before: &BTreeSet<String>,
-    after: &BTreeSet<String>,
+    m: &Members,
     users: &BTreeMap<String, UserRecord>,
     partial: bool,
+    reply: Reply,
 ) -> Result<Option<HttpResponse>, ScimError> {
-    let with_members = wants_members(ctx)?;
+    let with_members = reply.wants_members(ctx)?;
     let now = ctx.svc.now_text();
-    if resource == old.resource && before == after {
+    let (before, after) = (&m.before, &m.after);
+    if resource == old.resource && before == after && m.pending.is_disjoint(after) {
         let refs = match (with_members, partial) {
             (false, _) => None,
             (true, false) => Some(refs_from_users(after.iter(), users)),
@@ -230,15 +320,15 @@ async fn save<D: Db>(
                 Some(refs_from_rows(&r, 0))
             }
         };
-        return respond(ctx, 200, &old, refs.as_deref()).map(Some);
+        return reply.respond(ctx, &old, refs.as_deref()).map(Some);
     }
     let new = GroupRecord { resource, version: old.version + 1, updated_at: now.clone(), ..old.clone() };
     let (sb, sa) = slices(&authed.organization_id, Some(&old), Some(&new), before, after, users);
     if partial && new.resource == old.resource && ctx.req.header("if-match").is_none() {
-        return save_members_only(ctx, authed, &old, before, after, users, Write { stmts: Vec::new(), before: sb, after: sa, tail: Vec::new() }).await;
+        return save_members_only(ctx, authed, &old, m, users, Write { stmts: Vec::new(), before: sb, after: sa, tail: Vec::new() }, reply).await;
     }
     let mut stmts = vec![sql::guard_version("groups", &old.id, old.version), sql::update_group(&new)];
-    stmts.extend(membership_stmts(&authed.directory_id, &old.id, before, after, &now));
+    stmts.extend(membership_stmts(&authed.directory_id, &old.id, m, &now));
     let tail = if with_members && partial { vec![sql::select_member_refs(&old.id)] } else { Vec::new() };
     let Some(tail) = ctx.commit(authed, Write { stmts, before: sb, after: sa, tail }, TAKEN).await? else {
         return Ok(None);
@@ -248,7 +338,7 @@ async fn save<D: Db>(
         (true, false) => Some(refs_from_users(after.iter(), users)),
         (true, true) => Some(refs_from_rows(&tail, 0)),
     };
-    respond(ctx, 200, &new, refs.as_deref()).map(Some)
+    reply.respond(ctx, &new, refs.as_deref()).map(Some)
 }
 
 /// A PATCH that only adds or removes the members it names: guarded by those
@@ -260,19 +350,20 @@ async fn save_members_only<D: Db>(
     ctx: &Ctx<'_, '_, D>,
     authed: &super::auth::Authed,
     old: &GroupRecord,
-    before: &BTreeSet<String>,
-    after: &BTreeSet<String>,
+    m: &Members,
     users: &BTreeMap<String, UserRecord>,
     mut w: Write,
+    reply: Reply,
 ) -> Result<Option<HttpResponse>, ScimError> {
     let now = ctx.svc.now_text();
+    let (before, after) = (&m.before, &m.after);
     let named: BTreeSet<String> = before.union(after).chain(users.keys()).cloned().collect();
     let absent: Vec<String> = named.difference(before).cloned().collect();
     let present: Vec<String> = before.iter().cloned().collect();
-    w.stmts.push(sql::guard_memberships(&old.id, &present, &absent));
+    w.stmts.push(rm::guard_memberships(&old.id, &present, &absent));
     w.stmts.push(crate::stmt!("UPDATE groups SET version = version + 1, updated_at = ?2 WHERE id = ?1", old.id.as_str(), now.as_str()));
-    w.stmts.extend(membership_stmts(&authed.directory_id, &old.id, before, after, &now));
-    let with_members = wants_members(ctx)?;
+    w.stmts.extend(membership_stmts(&authed.directory_id, &old.id, m, &now));
+    let with_members = reply.wants_members(ctx)?;
     w.tail.push(sql::select_group(&authed.directory_id, &old.id));
     if with_members {
         w.tail.push(sql::select_member_refs(&old.id));
@@ -282,24 +373,36 @@ async fn save_members_only<D: Db>(
     };
     let group = rows(&tail, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
     let refs = with_members.then(|| refs_from_rows(&tail, 1));
-    respond(ctx, 200, &group, refs.as_deref()).map(Some)
+    reply.respond(ctx, &group, refs.as_deref()).map(Some)
 }
 
-/// DELETE: each member gets `user_removed`, then the group goes.
+/// DELETE: each member gets `user_removed`, then the group goes. A group
+/// of more than [`rm::CHUNK`] members (or with removals still being told)
+/// goes at once and its members are told in chunks afterwards.
 pub async fn delete<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
     for _ in 0..MAX_ATTEMPTS {
         let dir = ctx.cred.directory_id;
-        let reads = if has_prefix(id, "group") { vec![sql::select_group(dir, id), sql::select_members(id)] } else { Vec::new() };
+        let reads = if has_prefix(id, "group") { vec![sql::select_group(dir, id), sql::select_members(id, rm::CHUNK + 1), rm::select_pending(id)] } else { Vec::new() };
         let (authed, results) = ctx.read(reads).await?;
         let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
         ctx.check_if_match(old.version)?;
         let users = user_map(&results, 1);
-        let before_set: BTreeSet<String> = users.keys().cloned().collect();
-        let (before, after) = slices(&authed.organization_id, Some(&old), None, &before_set, &BTreeSet::new(), &users);
-        let mut stmts = vec![sql::guard_version("groups", &old.id, old.version)];
-        stmts.extend(sql::delete_group(&old.id));
-        stmts.push(sql::adjust_count(&authed.directory_id, ResourceKind::Group, -1));
-        if ctx.commit(&authed, Write { stmts, before, after, tail: Vec::new() }, TAKEN).await?.is_some() {
+        let pending = rows(&results, 2).first().and_then(|r| r.int("pending")) == Some(1);
+        let later = users.len() > rm::CHUNK || pending;
+        let w = if later {
+            group_fanout::delete_later(ctx, &authed, &old)
+        } else {
+            let before_set: BTreeSet<String> = users.keys().cloned().collect();
+            let (before, after) = slices(&authed.organization_id, Some(&old), None, &before_set, &BTreeSet::new(), &users);
+            let mut stmts = vec![sql::guard_version("groups", &old.id, old.version)];
+            stmts.extend(sql::delete_group(&old.id));
+            stmts.push(sql::adjust_count(&authed.directory_id, ResourceKind::Group, -1));
+            Write { stmts, before, after, tail: Vec::new() }
+        };
+        if ctx.commit(&authed, w, TAKEN).await?.is_some() {
+            if later {
+                ctx.run_removals();
+            }
             return Ok(HttpResponse::empty(204));
         }
     }

@@ -87,6 +87,25 @@ pub fn apply(members: &mut BTreeSet<String>, mops: &[MemberOp], users: &BTreeMap
     Ok(())
 }
 
+/// The members after `mops` without knowing the members before, for a
+/// group too large to read whole: possible when the ops replace or clear
+/// the members (ops after the last reset apply to what it left; ops before
+/// it are still checked). A filter removal with no reset after it would
+/// need every member: `tooMany`.
+pub fn apply_without_before(mops: &[MemberOp], users: &BTreeMap<String, UserRecord>) -> Result<BTreeSet<String>, ScimError> {
+    let Some(reset) = mops.iter().rposition(|op| matches!(op, MemberOp::ReplaceAll(_) | MemberOp::RemoveAll)) else {
+        return Err(ScimError::bad_request(
+            crate::scim::ScimType::TooMany,
+            format!("members: this group has more than {} members; remove members by value, or replace them", crate::storage::removal_sql::CHUNK),
+        ));
+    };
+    let (earlier, later) = mops.split_at(reset);
+    apply(&mut BTreeSet::new(), earlier, users)?;
+    let mut after = BTreeSet::new();
+    apply(&mut after, later, users)?;
+    Ok(after)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod discovery;
+pub mod group_fanout;
 pub mod groups;
 pub mod list;
 pub mod members;
@@ -32,9 +33,17 @@ pub struct Ctx<'a, 'b, D: Db> {
     authenticated: Cell<bool>,
     /// Whether it was refused (the answer is already decided).
     refused: Cell<bool>,
+    /// Whether it left group removals to be told in chunks.
+    removals: Cell<bool>,
 }
 
 impl<D: Db> Ctx<'_, '_, D> {
+    /// Asks the shell to tell pending group removals after answering
+    /// ([`crate::app::fanout`]).
+    pub fn run_removals(&self) {
+        self.removals.set(true);
+    }
+
     /// Runs `reads` behind the credential check.
     pub async fn read(&self, reads: Vec<Stmt>) -> Result<(Authed, Vec<StmtResult>), ScimError> {
         let (authed, results) = match auth::read(self.svc, &self.cred, reads).await {
@@ -189,12 +198,15 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_i
         publish: RefCell::new(Vec::new()),
         authenticated: Cell::new(false),
         refused: Cell::new(false),
+        removals: Cell::new(false),
     };
     let response = match authenticate_then_dispatch(&ctx, rest).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
     };
-    Outcome::with_events(response, ctx.publish.into_inner())
+    let mut out = Outcome::with_events(response, ctx.publish.into_inner());
+    out.run_removals = ctx.removals.get();
+    out
 }
 
 /// Authentication comes first. A request with a body is authenticated alone

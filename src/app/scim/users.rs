@@ -15,7 +15,7 @@ use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
 use crate::storage::db::rows;
 use crate::storage::scim_sql as sql;
-use crate::storage::{Db, Stmt, StmtResult};
+use crate::storage::{Db, RowExt, Stmt, StmtResult};
 use crate::support::ids::has_prefix;
 use serde_json::{Map, Value};
 
@@ -156,15 +156,23 @@ async fn update<D: Db>(
 pub async fn delete<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
     for _ in 0..MAX_ATTEMPTS {
         let dir = ctx.cred.directory_id;
-        let (authed, results) = ctx.read(if has_prefix(id, "user") { reads(dir, id) } else { Vec::new() }).await?;
+        let mut stmts = if has_prefix(id, "user") { reads(dir, id) } else { Vec::new() };
+        if !stmts.is_empty() {
+            stmts.push(crate::storage::removal_sql::select_pending_of_user(id));
+        }
+        let (authed, results) = ctx.read(stmts).await?;
         let (old, groups) = loaded(&results)?;
         ctx.check_if_match(old.version)?;
         let org = &authed.organization_id;
-        let group_views: std::collections::BTreeMap<String, Value> = groups.iter().map(|g| (g.id.clone(), group_view(g, org))).collect();
+        let mut group_views: std::collections::BTreeMap<String, Value> = groups.iter().map(|g| (g.id.clone(), group_view(g, org))).collect();
+        // Memberships pending removal (a large group deleted or replaced):
+        // the application still counts them, so they end here, told now.
+        let pending = rows(&results, 2);
+        group_views.extend(pending.iter().map(|r| (r.string("group_id"), r.json("group_view"))));
         let before = Slice {
             users: [(old.id.clone(), user_view(&old, org, Some(&group_refs(&groups))))].into(),
             groups: group_views.clone(),
-            members: groups.iter().map(|g| (g.id.clone(), old.id.clone())).collect(),
+            members: group_views.keys().map(|g| (g.clone(), old.id.clone())).collect(),
         };
         let after = Slice { groups: group_views, ..Default::default() };
         let mut stmts = vec![sql::guard_version("users", &old.id, old.version)];
@@ -174,7 +182,7 @@ pub async fn delete<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpRespons
         stmts.push(crate::stmt!(
             "INSERT INTO guard (reason) SELECT 'memberships' WHERE (SELECT count(*) FROM memberships WHERE user_id = ?1) <> ?2",
             old.id.as_str(),
-            i64::try_from(groups.len()).unwrap_or(0)
+            i64::try_from(groups.len() + pending.len()).unwrap_or(0)
         ));
         stmts.extend(sql::delete_user(&old.id, &ctx.svc.now_text()));
         stmts.push(sql::adjust_count(&authed.directory_id, ResourceKind::User, -1));
