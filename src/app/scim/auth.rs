@@ -62,19 +62,8 @@ fn touch(c: &Credential, now: &str, touch_before: &str) -> Stmt {
 /// nothing past it, whatever the request asked for. Then the directory row
 /// and the `last_used_at` refresh.
 pub fn statements(c: &Credential, now: &str, touch_before: &str) -> Vec<Stmt> {
-    let (token_match, key) = token_match(c);
     vec![
-        stmt!(
-            format!(
-                "INSERT INTO guard (reason) SELECT 'auth' WHERE NOT EXISTS (SELECT 1 FROM directories d JOIN directory_tokens t ON t.directory_id = d.id \
-                 WHERE d.id = ?1 AND d.state <> 'deleting' AND {token_match} \
-                 AND (?4 = 1 OR EXISTS (SELECT 1 FROM domains dm WHERE dm.hostname = ?3 AND dm.organization_id = d.organization_id)))"
-            ),
-            c.directory_id,
-            key.as_str(),
-            c.host,
-            c.default_host
-        ),
+        guard(c, "d.state <> 'deleting'"),
         stmt!("SELECT d.id, d.organization_id, d.name, d.provider, d.state, d.created_at, d.updated_at FROM directories d WHERE d.id = ?1", c.directory_id),
         touch(c, now, touch_before),
     ]
@@ -86,23 +75,27 @@ pub fn statements(c: &Credential, now: &str, touch_before: &str) -> Vec<Stmt> {
 /// create needs one D1 round trip; on any failure the caller falls back to
 /// [`read`], which says precisely what is wrong.
 pub fn guard_statements<D: Db>(svc: &Services<'_, D>, c: &Credential) -> Vec<Stmt> {
-    let (token_match, key) = token_match(c);
     let now = svc.now_text();
     let touch_before = svc.now.plus_seconds(-TOUCH_EVERY_SECONDS).to_rfc3339();
-    vec![
-        stmt!(
-            format!(
-                "INSERT INTO guard (reason) SELECT 'auth' WHERE NOT EXISTS (SELECT 1 FROM directories d JOIN directory_tokens t ON t.directory_id = d.id \
-                 WHERE d.id = ?1 AND d.state = 'linked' AND {token_match} \
-                 AND (?4 = 1 OR EXISTS (SELECT 1 FROM domains dm WHERE dm.hostname = ?3 AND dm.organization_id = d.organization_id)))"
-            ),
-            c.directory_id,
-            key,
-            c.host,
-            c.default_host
+    vec![guard(c, "d.state = 'linked'"), touch(c, &now, &touch_before)]
+}
+
+/// Aborts its batch unless the token matches a directory in `state` (a
+/// condition on `d.state`) served on this host (any directory on a default
+/// host; one of the host's organisation on a whitelabel host).
+fn guard(c: &Credential, state: &'static str) -> Stmt {
+    let (token_match, key) = token_match(c);
+    stmt!(
+        format!(
+            "INSERT INTO guard (reason) SELECT 'auth' WHERE NOT EXISTS (SELECT 1 FROM directories d JOIN directory_tokens t ON t.directory_id = d.id \
+             WHERE d.id = ?1 AND {state} AND {token_match} \
+             AND (?4 = 1 OR EXISTS (SELECT 1 FROM domains dm WHERE dm.hostname = ?3 AND dm.organization_id = d.organization_id)))"
         ),
-        touch(c, &now, &touch_before),
-    ]
+        c.directory_id,
+        key,
+        c.host,
+        c.default_host
+    )
 }
 
 thread_local! {
