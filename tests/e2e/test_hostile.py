@@ -952,6 +952,7 @@ class MutationRun:
 
 def test_a_seeded_run_of_mutated_requests_never_fails_and_refusals_write_nothing(worker, directory):
     seed = int(os.environ.get("ROLLCALL_SEED", random.randrange(1 << 32)))
+    print(f"mutation run seed {seed} (rerun with ROLLCALL_SEED={seed})")  # shown with any failure
     rng = random.Random(seed)
     d = directory
     users = [d.scim("POST", "/Users", {"userName": f"seed{i}@x.test"}).json()["id"] for i in range(6)]
