@@ -10,6 +10,8 @@ step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 "$ROOT/scripts/setup.sh" --with-python
 
+step "cargo fmt --check (rustfmt.toml)"
+cargo fmt --check
 step "cargo clippy (native, all targets)"
 cargo clippy --all-targets --quiet -- -D warnings
 step "cargo clippy (wasm32)"

@@ -118,7 +118,11 @@ fn an_endpoint_disabled_after_failing_for_the_window_gets_its_failed_events_on_r
     new_user(&app, &dir, "x@example.com");
     consume(&app, &rx, fan_out_all(&app, &dir));
     app.advance(61_000);
-    let retries: Vec<QueueMessage> = app.events(&dir).iter().map(|e| QueueMessage { endpoint_id: Some(id.clone()), attempt: 2, ..QueueMessage::fan_out(e["id"].as_str().unwrap()) }).collect();
+    let retries: Vec<QueueMessage> = app
+        .events(&dir)
+        .iter()
+        .map(|e| QueueMessage { endpoint_id: Some(id.clone()), attempt: 2, ..QueueMessage::fan_out(e["id"].as_str().unwrap()) })
+        .collect();
     consume(&app, &rx, retries);
     let ep = endpoint(&app, &id);
     assert_eq!(ep["state"], "disabled");

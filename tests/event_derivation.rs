@@ -20,9 +20,8 @@ struct World {
 fn world() -> World {
     let app = App::new();
     let dir = app.new_directory("okta");
-    let users: Vec<String> = (0..3)
-        .map(|i| app.scim(&dir, "POST", "/Users", Some(json!({"userName": format!("u{i}@x.io")}))).body["id"].as_str().unwrap().to_string())
-        .collect();
+    let users: Vec<String> =
+        (0..3).map(|i| app.scim(&dir, "POST", "/Users", Some(json!({"userName": format!("u{i}@x.io")}))).body["id"].as_str().unwrap().to_string()).collect();
     let g = app.scim(&dir, "POST", "/Groups", Some(json!({"displayName": "G", "members": [{"value": users[0]}]})));
     World { group: g.body["id"].as_str().unwrap().to_string(), app, dir, users }
 }
@@ -75,10 +74,7 @@ fn okta_remove_and_add_in_one_request_emits_both_in_order() {
         {"op": "remove", "path": format!("members[value eq \"{}\"]", w.users[0])},
         {"op": "add", "path": "members", "value": [{"value": w.users[1], "display": "u1@x.io"}]}
     ]));
-    assert_eq!(
-        w.membership(&w.since(m)),
-        vec![("user_added".to_string(), w.users[1].clone()), ("user_removed".to_string(), w.users[0].clone())]
-    );
+    assert_eq!(w.membership(&w.since(m)), vec![("user_added".to_string(), w.users[1].clone()), ("user_removed".to_string(), w.users[0].clone())]);
 }
 
 #[test]
@@ -103,11 +99,8 @@ fn put_with_a_member_list_emits_the_difference() {
     assert_eq!(w.app.scim(&w.dir, "PUT", &format!("/Groups/{}", w.group), Some(body)).status, 200);
     let mut got = w.membership(&w.since(m));
     got.sort();
-    let mut want = vec![
-        ("user_added".to_string(), w.users[1].clone()),
-        ("user_added".to_string(), w.users[2].clone()),
-        ("user_removed".to_string(), w.users[0].clone()),
-    ];
+    let mut want =
+        vec![("user_added".to_string(), w.users[1].clone()), ("user_added".to_string(), w.users[2].clone()), ("user_removed".to_string(), w.users[0].clone())];
     want.sort();
     assert_eq!(got, want);
 }

@@ -35,7 +35,11 @@ fn seed(app: &App, dir: &Dir, n: i64, group: Option<&str>) {
                 json_object('userName', printf('bulk%d@x.io', i), 'emails', json_array(json_object('value', printf('bulk%d@x.io', i), 'primary', json('true')))), 1, 't', 't' FROM k",
         vec![dir.id.as_str().into(), n.into()],
     );
-    sql(app, "INSERT INTO user_emails (user_id, directory_id, value) SELECT id, directory_id, user_name FROM users WHERE directory_id = ?1 AND id LIKE 'user_b%'", vec![dir.id.as_str().into()]);
+    sql(
+        app,
+        "INSERT INTO user_emails (user_id, directory_id, value) SELECT id, directory_id, user_name FROM users WHERE directory_id = ?1 AND id LIKE 'user_b%'",
+        vec![dir.id.as_str().into()],
+    );
     sql(app, "UPDATE directories SET user_count = user_count + ?2 WHERE id = ?1", vec![dir.id.as_str().into(), n.into()]);
     if let Some(g) = group {
         sql(app, "INSERT INTO memberships (group_id, user_id, directory_id, created_at) SELECT ?1, id, ?2, 't' FROM users WHERE directory_id = ?2 AND id LIKE 'user_b%'", vec![g.into(), dir.id.as_str().into()]);
@@ -187,14 +191,22 @@ fn replacing_the_members_of_a_50000_member_group_tells_exactly_the_changed_membe
         let members: Vec<_> = keep.iter().map(|id| json!({"value": id})).collect();
         let r = match form {
             "PUT" => app.scim(&dir, "PUT", &format!("/Groups/{gid}"), Some(json!({"displayName": "Everyone", "members": members}))),
-            _ => app.scim(&dir, "PATCH", &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "members", "value": members}]}))),
+            _ => app.scim(
+                &dir,
+                "PATCH",
+                &format!("/Groups/{gid}"),
+                Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "members", "value": members}]})),
+            ),
         };
         assert_eq!(r.status, if form == "PUT" { 200 } else { 204 }, "{:?}", r.body);
         // Reads show the new members at once.
         let g = app.scim(&dir, "GET", &format!("/Groups/{gid}"), None);
         let now: BTreeSet<String> = g.body["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap().to_string()).collect();
         assert_eq!(now, keep.iter().cloned().collect());
-        assert_eq!(events_after(&app, &dir, mark).iter().map(|e| (e.1.as_str(), e.2.as_str())).collect::<Vec<_>>(), vec![("dsync.group.user_added", newcomer.as_str())]);
+        assert_eq!(
+            events_after(&app, &dir, mark).iter().map(|e| (e.1.as_str(), e.2.as_str())).collect::<Vec<_>>(),
+            vec![("dsync.group.user_added", newcomer.as_str())]
+        );
 
         // While the removals are pending, the application still counts those
         // users: adding one back takes its pending removal back (no event),

@@ -54,9 +54,27 @@ fn is_unassigned(v: Option<&Value>) -> bool {
 fn check(exp: &Value, act: Option<&Value>, at: &str) -> Result<(), String> {
     let fail = || Err(format!("at {at}: expected {exp}, got {}", act.map_or("<absent>".to_string(), Value::to_string)));
     match exp {
-        Value::String(s) if s == "$any" => if is_unassigned(act) { fail() } else { Ok(()) },
-        Value::Null => if is_unassigned(act) { Ok(()) } else { fail() },
-        Value::Array(e) if e.is_empty() => if is_unassigned(act) { Ok(()) } else { fail() },
+        Value::String(s) if s == "$any" => {
+            if is_unassigned(act) {
+                fail()
+            } else {
+                Ok(())
+            }
+        }
+        Value::Null => {
+            if is_unassigned(act) {
+                Ok(())
+            } else {
+                fail()
+            }
+        }
+        Value::Array(e) if e.is_empty() => {
+            if is_unassigned(act) {
+                Ok(())
+            } else {
+                fail()
+            }
+        }
         Value::Object(e) => {
             let Some(Value::Object(a)) = act else { return fail() };
             for (k, ev) in e {
@@ -89,7 +107,13 @@ fn check(exp: &Value, act: Option<&Value>, at: &str) -> Result<(), String> {
             Some(x) if act.is_some_and(Value::is_number) && n.as_f64() == Some(x) => Ok(()),
             _ => fail(),
         },
-        _ => if act == Some(exp) { Ok(()) } else { fail() },
+        _ => {
+            if act == Some(exp) {
+                Ok(())
+            } else {
+                fail()
+            }
+        }
     }
 }
 
@@ -201,7 +225,8 @@ impl Replay<'_> {
                 }
                 if let Some(m) = item.get("members").and_then(Value::as_array) {
                     let want: BTreeSet<&str> = m.iter().filter_map(Value::as_str).collect();
-                    let have: BTreeSet<&str> = r.body.get("members").and_then(Value::as_array).into_iter().flatten().filter_map(|x| x["value"].as_str()).collect();
+                    let have: BTreeSet<&str> =
+                        r.body.get("members").and_then(Value::as_array).into_iter().flatten().filter_map(|x| x["value"].as_str()).collect();
                     self.ok(&format!("end state members of {id}"), if want == have { Ok(()) } else { Err(format!("expected {want:?}, got {have:?}")) });
                 }
                 if let Some(v) = item.get("view") {
@@ -212,7 +237,14 @@ impl Replay<'_> {
             }
             let list = self.get("scim", &format!("{scim_path}?startIndex=1&count=100"));
             let listed: BTreeSet<String> = list.body["Resources"].as_array().into_iter().flatten().map(|x| x["id"].as_str().unwrap().to_string()).collect();
-            self.ok(&format!("end state list {scim_path}"), if listed == ids && list.body["totalResults"].as_u64() == Some(ids.len() as u64) { Ok(()) } else { Err(format!("expected {ids:?}, got {}", list.body)) });
+            self.ok(
+                &format!("end state list {scim_path}"),
+                if listed == ids && list.body["totalResults"].as_u64() == Some(ids.len() as u64) {
+                    Ok(())
+                } else {
+                    Err(format!("expected {ids:?}, got {}", list.body))
+                },
+            );
             let view = self.get("api", &format!("/v1/{api}?directory_id=${{directory_id}}&limit=100"));
             let viewed: BTreeSet<String> = view.body["data"].as_array().into_iter().flatten().map(|x| x["id"].as_str().unwrap().to_string()).collect();
             self.ok(&format!("end state /v1/{api}"), if viewed == ids { Ok(()) } else { Err(format!("expected {ids:?}, got {}", view.body)) });

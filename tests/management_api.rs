@@ -12,7 +12,8 @@ use support::App;
 #[test]
 fn lists_are_cursor_paginated_both_ways() {
     let app = App::new();
-    let ids: Vec<String> = (0..5).map(|i| app.admin("POST", "/v1/organizations", Some(json!({"name": format!("O{i}")}))).body["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> =
+        (0..5).map(|i| app.admin("POST", "/v1/organizations", Some(json!({"name": format!("O{i}")}))).body["id"].as_str().unwrap().to_string()).collect();
     let p1 = app.admin("GET", "/v1/organizations?limit=2", None).body;
     let got: Vec<&str> = p1["data"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
     assert_eq!(got, vec![ids[0].as_str(), ids[1].as_str()]);
@@ -34,7 +35,9 @@ fn errors_are_json_with_a_code() {
     let r = app.admin("POST", "/v1/organizations", Some(json!({"name": ""})));
     assert_eq!(r.status, 422);
     assert_eq!(r.body["error"]["code"], "invalid_request");
-    let raw = app.raw("POST", &format!("{}/v1/organizations", support::ORIGIN), vec![("authorization".into(), format!("Bearer {}", support::ADMIN))], b"{nope".to_vec()).0;
+    let raw = app
+        .raw("POST", &format!("{}/v1/organizations", support::ORIGIN), vec![("authorization".into(), format!("Bearer {}", support::ADMIN))], b"{nope".to_vec())
+        .0;
     assert_eq!(raw.status, 400);
     assert_eq!(raw.body["error"]["code"], "invalid_json");
     assert_eq!(app.admin("GET", "/v1/directories/directory_x", None).status, 404);
@@ -81,11 +84,16 @@ fn deleting_a_directory_emits_dsync_deleted_revokes_tokens_and_purges_its_data()
 fn directory_users_and_groups_as_the_application_sees_them() {
     let app = App::new();
     let dir = app.new_directory("entra_id");
-    let u = app.scim(&dir, "POST", "/Users", Some(json!({
-        "userName": "bjensen@example.com", "externalId": "e-1", "name": {"givenName": "Barbara", "familyName": "Jensen"},
-        "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}],
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Tours", "manager": {"value": "m-1"}}
-    })));
+    let u = app.scim(
+        &dir,
+        "POST",
+        "/Users",
+        Some(json!({
+            "userName": "bjensen@example.com", "externalId": "e-1", "name": {"givenName": "Barbara", "familyName": "Jensen"},
+            "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Tours", "manager": {"value": "m-1"}}
+        })),
+    );
     let uid = u.body["id"].as_str().unwrap();
     let g = app.scim(&dir, "POST", "/Groups", Some(json!({"displayName": "Guides", "externalId": "g-1", "members": [{"value": uid}]})));
     let gid = g.body["id"].as_str().unwrap();

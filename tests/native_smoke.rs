@@ -9,7 +9,8 @@ use support::App;
 fn a_created_user_is_read_back_and_emits_one_event_after_activation() {
     let app = App::new();
     let dir = app.new_directory("okta");
-    let r = app.scim(&dir, "POST", "/Users", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a@x.io", "password": "s3cret"})));
+    let r =
+        app.scim(&dir, "POST", "/Users", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a@x.io", "password": "s3cret"})));
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert!(r.body.get("password").is_none());
     let id = r.body["id"].as_str().unwrap();

@@ -6,11 +6,9 @@
 
 mod prop_support;
 
-use proptest::prelude::*;
 use prop_support::{config, filter_text, filter_tree, mutated};
-use rollcall::scim::filter::{
-    parse_attr_list, parse_attr_path, parse_filter, parse_patch_path, Filter, MAX_FILTER_DEPTH, MAX_FILTER_LEN,
-};
+use proptest::prelude::*;
+use rollcall::scim::filter::{parse_attr_list, parse_attr_path, parse_filter, parse_patch_path, Filter, MAX_FILTER_DEPTH, MAX_FILTER_LEN};
 
 /// Every entry point on one input; only panics (and hangs) can fail this.
 fn parse_everything(s: &str) {
@@ -23,8 +21,8 @@ fn parse_everything(s: &str) {
 /// A delimiter soup: the characters and words the grammar cares about.
 fn token_soup() -> impl Strategy<Value = String> {
     let token = proptest::sample::select(vec![
-        "(", ")", "[", "]", " ", "\"", "\\", "\\u", "d83d", ".", ":", ",", "and", "or", "not", "pr", "eq", "gt",
-        "userName", "emails", "value", "urn:", "x", "1", "-", "e", "true", "null", "é", "😀", "\t",
+        "(", ")", "[", "]", " ", "\"", "\\", "\\u", "d83d", ".", ":", ",", "and", "or", "not", "pr", "eq", "gt", "userName", "emails", "value", "urn:", "x",
+        "1", "-", "e", "true", "null", "é", "😀", "\t",
     ]);
     proptest::collection::vec(token, 0..40).prop_map(|t| t.concat())
 }

@@ -5,8 +5,8 @@
 
 mod prop_support;
 
-use proptest::prelude::*;
 use prop_support::{bracket_filter, config, json_object, json_value, mutated, name, urn, ENT, PATCH_SCHEMA};
+use proptest::prelude::*;
 use rollcall::scim::patch::{apply_group_patch, apply_user_patch, parse_patch, MemberOp};
 use rollcall::scim::resource::normalize;
 use rollcall::scim::schema::ResourceKind;
@@ -55,11 +55,10 @@ fn patch_path() -> impl Strategy<Value = String> {
         "".to_string(),
     ]);
     let attr = proptest::sample::select(vec!["emails", "members", "addresses", "roles", "phoneNumbers", "name", "userName"]);
-    let filtered = (attr, bracket_filter(), proptest::option::of(name()))
-        .prop_map(|(a, f, s)| format!("{a}[{f}]{}", s.map(|s| format!(".{s}")).unwrap_or_default()));
-    let dotted = (proptest::option::of(urn()), name(), proptest::option::of(name())).prop_map(|(u, n, s)| {
-        format!("{}{n}{}", u.map(|u| format!("{u}:")).unwrap_or_default(), s.map(|s| format!(".{s}")).unwrap_or_default())
-    });
+    let filtered =
+        (attr, bracket_filter(), proptest::option::of(name())).prop_map(|(a, f, s)| format!("{a}[{f}]{}", s.map(|s| format!(".{s}")).unwrap_or_default()));
+    let dotted = (proptest::option::of(urn()), name(), proptest::option::of(name()))
+        .prop_map(|(u, n, s)| format!("{}{n}{}", u.map(|u| format!("{u}:")).unwrap_or_default(), s.map(|s| format!(".{s}")).unwrap_or_default()));
     prop_oneof![6 => known, 2 => filtered, 2 => dotted, 1 => mutated(prop_support::filter_text())]
 }
 
@@ -95,22 +94,23 @@ fn operation() -> impl Strategy<Value = Value> {
     let kind = proptest::sample::select(vec!["add", "Add", "replace", "Replace", "REMOVE", "remove"]);
     let pathless = prop_oneof![
         proptest::sample::select(vec![
-            json!({"givenName": "Ann", "familyName": null}), json!({"userName": "renamed", "displayName": "R"}),
-            json!({"id": "x", "displayName": "Renamed"}), json!({ENT: {"employeeNumber": 7, "manager": "m3"}}),
-            json!({"urn:acme:ext:2.0:User": {"shoeSize": 44}}), json!({"name.givenName": "G", "active": "False"}),
+            json!({"givenName": "Ann", "familyName": null}),
+            json!({"userName": "renamed", "displayName": "R"}),
+            json!({"id": "x", "displayName": "Renamed"}),
+            json!({ENT: {"employeeNumber": 7, "manager": "m3"}}),
+            json!({"urn:acme:ext:2.0:User": {"shoeSize": 44}}),
+            json!({"name.givenName": "G", "active": "False"}),
             json!({"members": [{"value": "u1"}], "emails": [{"value": "c@x.org", "primary": true}]}),
             json!({"urn:ietf:params:scim:schemas:core:2.0:User:title": "T", "urn:acme:ext:2.0:User:shoeSize": 1}),
         ]),
         json_object(2).prop_map(Value::Object),
     ];
-    let well_formed = (kind, proptest::option::weighted(0.8, patch_path()), patch_value(), pathless).prop_map(
-        |(op, path, value, object)| match path {
-            Some(path) if op.eq_ignore_ascii_case("remove") => json!({"op": op, "path": path}),
-            Some(path) => json!({"op": op, "path": path, "value": value}),
-            None if op.eq_ignore_ascii_case("remove") => json!({"op": "add", "value": object}),
-            None => json!({"op": op, "value": object}),
-        },
-    );
+    let well_formed = (kind, proptest::option::weighted(0.8, patch_path()), patch_value(), pathless).prop_map(|(op, path, value, object)| match path {
+        Some(path) if op.eq_ignore_ascii_case("remove") => json!({"op": op, "path": path}),
+        Some(path) => json!({"op": op, "path": path, "value": value}),
+        None if op.eq_ignore_ascii_case("remove") => json!({"op": "add", "value": object}),
+        None => json!({"op": op, "value": object}),
+    });
     let op = proptest::sample::select(vec!["add", "replace", "remove", "delete", ""]);
     let path = prop_oneof![patch_path().prop_map(Value::String), Just(Value::Null), json_value(1)];
     let anything = (op, proptest::option::of(path), proptest::option::of(patch_value())).prop_map(|(op, path, value)| {
@@ -132,13 +132,7 @@ fn patch_body() -> impl Strategy<Value = Value> {
         8 => proptest::collection::vec(operation(), 1..4).prop_map(Value::Array),
         1 => json_value(2),
     ];
-    (any::<bool>(), ops).prop_map(|(schemas, ops)| {
-        if schemas {
-            json!({"schemas": [PATCH_SCHEMA], "Operations": ops})
-        } else {
-            json!({"operations": ops})
-        }
-    })
+    (any::<bool>(), ops).prop_map(|(schemas, ops)| if schemas { json!({"schemas": [PATCH_SCHEMA], "Operations": ops}) } else { json!({"operations": ops}) })
 }
 
 /// A stored resource: a normalised body, or any map at all (a stored row

@@ -7,8 +7,8 @@ mod prop_support;
 
 use std::collections::HashSet;
 
-use proptest::prelude::*;
 use prop_support::{config, json_key, json_object, json_value, CORE_GROUP, CORE_USER, ENT};
+use proptest::prelude::*;
 use rollcall::scim::resource::{member_ids, normalize};
 use rollcall::scim::schema::ResourceKind;
 use serde_json::{json, Map, Value};
@@ -35,20 +35,18 @@ fn body() -> impl Strategy<Value = Value> {
         Just(json!({"value": "g", "type": "Group"})),
     ];
     let members = prop_oneof![proptest::collection::vec(member, 0..8).prop_map(Value::Array), json_value(1)];
-    (proptest::option::of(schemas), json_object(3), proptest::option::of(members), "[ a-z]{0,6}").prop_map(
-        |(schemas, attrs, members, name)| {
-            let mut m = attrs;
-            m.insert("userName".to_string(), Value::String(name.clone()));
-            m.insert("displayName".to_string(), Value::String(name));
-            if let Some(s) = schemas {
-                m.insert("schemas".to_string(), s);
-            }
-            if let Some(v) = members {
-                m.insert("members".to_string(), v);
-            }
-            Value::Object(m)
-        },
-    )
+    (proptest::option::of(schemas), json_object(3), proptest::option::of(members), "[ a-z]{0,6}").prop_map(|(schemas, attrs, members, name)| {
+        let mut m = attrs;
+        m.insert("userName".to_string(), Value::String(name.clone()));
+        m.insert("displayName".to_string(), Value::String(name));
+        if let Some(s) = schemas {
+            m.insert("schemas".to_string(), s);
+        }
+        if let Some(v) = members {
+            m.insert("members".to_string(), v);
+        }
+        Value::Object(m)
+    })
 }
 
 proptest! {

@@ -158,7 +158,8 @@ fn a_patch_past_a_cap_is_too_many_and_writes_nothing() {
     let r = app.scim(&dir, "PATCH", &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": ops})));
     assert_eq!((r.status, r.body["scimType"].as_str()), (400, Some("tooMany")), "{:?}", r.body);
     let ids = members((0..=MAX_MEMBERS_PER_REQUEST).map(|i| format!("user_{i:032x}")));
-    let r = app.scim(&dir, "PATCH", &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": ids}]})));
+    let r =
+        app.scim(&dir, "PATCH", &format!("/Groups/{gid}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": ids}]})));
     assert_eq!((r.status, r.body["scimType"].as_str()), (400, Some("tooMany")));
     let r = app.scim(&dir, "PUT", &format!("/Groups/{gid}"), Some(json!({"displayName": "G", "members": ids})));
     assert_eq!((r.status, r.body["scimType"].as_str()), (400, Some("tooMany")));
@@ -196,7 +197,9 @@ fn numbers_are_clamped_never_a_server_error() {
     let app = App::new();
     let dir = app.new_directory("okta");
     users(&app, &dir, 2);
-    for q in ["startIndex=99999999999999999999999", "startIndex=-99999999999999999999", "startIndex=1e400", "count=1e400", "count=-5", "count=99999999999999999999"] {
+    for q in
+        ["startIndex=99999999999999999999999", "startIndex=-99999999999999999999", "startIndex=1e400", "count=1e400", "count=-5", "count=99999999999999999999"]
+    {
         let r = app.scim(&dir, "GET", &format!("/Users?{q}"), None);
         assert_eq!(r.status, 200, "{q}: {:?}", r.body);
     }
@@ -236,7 +239,15 @@ fn webhook_urls_are_https_or_loopback_http_in_development_only() {
     assert_eq!(post(&app, "https://hooks.example.com/rollcall"), 201);
     assert_eq!(post(&app, "http://127.0.0.1:9000/hook"), 201);
     assert_eq!(post(&app, "http://[::1]:9000/hook"), 201);
-    for bad in ["http://hooks.example.com/x", "http://10.0.0.1/x", "http://127.0.0.1.evil.test/x", "ftp://x/y", "javascript:alert(1)", "https://user:pw@x.test/", "https:///nohost"] {
+    for bad in [
+        "http://hooks.example.com/x",
+        "http://10.0.0.1/x",
+        "http://127.0.0.1.evil.test/x",
+        "ftp://x/y",
+        "javascript:alert(1)",
+        "https://user:pw@x.test/",
+        "https:///nohost",
+    ] {
         assert_eq!(post(&app, bad), 422, "{bad}");
     }
     app.cfg.allow_http_loopback_webhooks = false;

@@ -74,7 +74,12 @@ fn renaming_onto_a_taken_user_name_is_409_and_changes_nothing() {
     let dir = app.new_directory("okta");
     user(&app, &dir, "a@x.io");
     let b = user(&app, &dir, "b@x.io");
-    let r = app.scim(&dir, "PATCH", &format!("/Users/{b}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "userName", "value": "A@x.io"}]})));
+    let r = app.scim(
+        &dir,
+        "PATCH",
+        &format!("/Users/{b}"),
+        Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "userName", "value": "A@x.io"}]})),
+    );
     assert_scim_error(&r, 409, Some("uniqueness"));
     assert_eq!(app.scim(&dir, "GET", &format!("/Users/{b}"), None).body["userName"], "b@x.io");
 }
@@ -343,7 +348,14 @@ fn a_warm_isolate_still_checks_every_create_credential() {
     let dup = app.scim(&dir, "POST", "/Users", Some(json!({"userName": "FAST@x.io"})));
     assert_scim_error(&dup, 409, Some("uniqueness"));
     assert_eq!(app.scim(&dir, "GET", "/Users", None).body["totalResults"], 2);
-    let wrong_host = app.raw("POST", &format!("https://elsewhere.test/scim/v2/{}/Users", dir.id), vec![("authorization".into(), format!("Bearer {}", dir.token))], json!({"userName": "h@x.io"}).to_string().into_bytes()).0;
+    let wrong_host = app
+        .raw(
+            "POST",
+            &format!("https://elsewhere.test/scim/v2/{}/Users", dir.id),
+            vec![("authorization".into(), format!("Bearer {}", dir.token))],
+            json!({"userName": "h@x.io"}).to_string().into_bytes(),
+        )
+        .0;
     assert_eq!(wrong_host.status, 404);
     assert_eq!(app.admin("DELETE", &format!("/v1/directories/{}", dir.id), None).status, 202);
     assert_eq!(app.scim(&dir, "POST", "/Users", Some(json!({"userName": "late@x.io"}))).status, 401);
@@ -410,7 +422,8 @@ fn a_group_patch_answers_204_unless_it_asks_for_a_projection_and_a_user_patch_20
     let r = app.scim(&dir, "PUT", &format!("/Groups/{gid}"), Some(json!({"displayName": "G204", "members": [{"value": a}]})));
     assert_eq!(r.status, 200);
     assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
-    let r = app.scim(&dir, "PATCH", &format!("/Users/{a}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "T"}]})));
+    let r =
+        app.scim(&dir, "PATCH", &format!("/Users/{a}"), Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "T"}]})));
     assert_eq!(r.status, 200);
     assert_eq!(r.body["title"], "T");
 }

@@ -114,7 +114,13 @@ impl Config {
             max_payload: num("MAX_PAYLOAD_BYTES").map_or(d.max_payload, |n| as_usize(clamp(n, PAYLOAD_RANGE))),
             max_results: num("MAX_RESULTS").map_or(d.max_results, |n| as_usize(clamp(n, MAX_RESULTS_RANGE))),
             retry_schedule: get("WEBHOOK_RETRY_SCHEDULE")
-                .map(|v| v.split(',').filter_map(|s| s.trim().parse::<u64>().ok()).map(|s| s.min(MAX_RETRY_DELAY_SECONDS)).take(MAX_RETRY_STEPS).collect::<Vec<u64>>())
+                .map(|v| {
+                    v.split(',')
+                        .filter_map(|s| s.trim().parse::<u64>().ok())
+                        .map(|s| s.min(MAX_RETRY_DELAY_SECONDS))
+                        .take(MAX_RETRY_STEPS)
+                        .collect::<Vec<u64>>()
+                })
                 .filter(|v| !v.is_empty())
                 .unwrap_or(d.retry_schedule),
             webhook_timeout_ms,

@@ -89,11 +89,7 @@ impl HttpResponse {
     }
 
     fn with_type(status: u16, content_type: &str, body: &Value) -> Self {
-        HttpResponse {
-            status,
-            headers: vec![("content-type".into(), content_type.into())],
-            body: serde_json::to_vec(body).unwrap_or_default(),
-        }
+        HttpResponse { status, headers: vec![("content-type".into(), content_type.into())], body: serde_json::to_vec(body).unwrap_or_default() }
     }
 
     pub fn empty(status: u16) -> Self {

@@ -88,10 +88,7 @@ async fn catch_up<D: Db>(svc: &Services<'_, D>, endpoint: &crate::storage::Row) 
     let chunk = rows(&r, 0);
     let last = chunk.last().and_then(|row| row.int("pos")).unwrap_or(end);
     let next = (i64::try_from(chunk.len()).unwrap_or(0) == CATCHUP_CHUNK && last < end).then_some(last);
-    let moved = svc
-        .db
-        .batch(vec![stmt!("UPDATE webhook_endpoints SET catchup_pos = ?2 WHERE id = ?1 AND catchup_pos = ?3", id.as_str(), next, from)])
-        .await?;
+    let moved = svc.db.batch(vec![stmt!("UPDATE webhook_endpoints SET catchup_pos = ?2 WHERE id = ?1 AND catchup_pos = ?3", id.as_str(), next, from)]).await?;
     if moved.first().map_or(0, |m| m.rows_written) == 0 {
         return Ok(Vec::new());
     }

@@ -6,8 +6,8 @@ pub mod api;
 pub mod config;
 pub mod delivery;
 pub mod fanout;
-pub mod maintenance;
 pub mod http;
+pub mod maintenance;
 pub mod scim;
 
 use crate::storage::db::Metered;
@@ -113,9 +113,7 @@ async fn route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> Outcome {
     match segments.as_slice() {
         ["scim", "v2", directory_id, rest @ ..] => scim::handle(svc, req, directory_id, rest).await,
         ["v1", rest @ ..] if svc.cfg.is_default_host(&req.host) => api::handle(svc, req, rest).await,
-        [] | ["health"] if svc.cfg.is_default_host(&req.host) => {
-            Outcome::respond(HttpResponse::json(200, &json!({ "service": "rollcall", "status": "ok" })))
-        }
+        [] | ["health"] if svc.cfg.is_default_host(&req.host) => Outcome::respond(HttpResponse::json(200, &json!({ "service": "rollcall", "status": "ok" }))),
         _ => Outcome::respond(api::ApiError::not_found("No such endpoint").response()),
     }
 }

@@ -12,7 +12,10 @@ use crate::storage::db::Metered;
 use crate::support::ids::Entropy;
 use crate::support::time::Millis;
 use d1::D1;
-use worker::{console_error, console_log, event, BatchMessageBuilder, Context, Date, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::{
+    console_error, console_log, event, BatchMessageBuilder, Context, Date, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response,
+    ScheduleContext, ScheduledEvent,
+};
 
 /// Binding names (wrangler.toml).
 const DB: &str = "DB";

@@ -55,7 +55,11 @@ impl HttpClient for Fetcher {
             Either::Left((Err(e), _)) => PostResult { error: Some(format!("{e}")), duration_ms: elapsed(), ..Default::default() },
             Either::Right(_) => {
                 controller.abort();
-                PostResult { error: Some(format!("timed out after {first_byte} ms waiting for the response headers")), duration_ms: elapsed(), ..Default::default() }
+                PostResult {
+                    error: Some(format!("timed out after {first_byte} ms waiting for the response headers")),
+                    duration_ms: elapsed(),
+                    ..Default::default()
+                }
             }
         }
     }

@@ -155,14 +155,22 @@ mod tests {
 
     #[test]
     fn a_deleted_user_leaves_its_groups_first() {
-        let before = Slice { users: [user("u1", "active")].into(), groups: [group("g1", "A"), group("g2", "B")].into(), members: [("g1".into(), "u1".into()), ("g2".into(), "u1".into())].into() };
+        let before = Slice {
+            users: [user("u1", "active")].into(),
+            groups: [group("g1", "A"), group("g2", "B")].into(),
+            members: [("g1".into(), "u1".into()), ("g2".into(), "u1".into())].into(),
+        };
         let after = Slice { groups: before.groups.clone(), ..Default::default() };
         assert_eq!(names(&derive(&before, &after)), vec![kind::USER_REMOVED, kind::USER_REMOVED, kind::USER_DELETED]);
     }
 
     #[test]
     fn rename_and_member_change_in_one_request() {
-        let before = Slice { users: [user("u1", "active"), user("u2", "active")].into(), groups: [group("g1", "A")].into(), members: [("g1".into(), "u1".into())].into() };
+        let before = Slice {
+            users: [user("u1", "active"), user("u2", "active")].into(),
+            groups: [group("g1", "A")].into(),
+            members: [("g1".into(), "u1".into())].into(),
+        };
         let after = Slice { users: before.users.clone(), groups: [group("g1", "B")].into(), members: [("g1".into(), "u2".into())].into() };
         let ev = derive(&before, &after);
         assert_eq!(names(&ev), vec![kind::GROUP_UPDATED, kind::USER_ADDED, kind::USER_REMOVED]);

@@ -21,7 +21,6 @@ pub mod kind {
     pub const USER_REMOVED: &str = "dsync.group.user_removed";
 
     /// Every event name, for validating webhook subscriptions and filters.
-    pub const ALL: &[&str] = &[
-        ACTIVATED, DELETED, USER_CREATED, USER_UPDATED, USER_DELETED, GROUP_CREATED, GROUP_UPDATED, GROUP_DELETED, USER_ADDED, USER_REMOVED,
-    ];
+    pub const ALL: &[&str] =
+        &[ACTIVATED, DELETED, USER_CREATED, USER_UPDATED, USER_DELETED, GROUP_CREATED, GROUP_UPDATED, GROUP_DELETED, USER_ADDED, USER_REMOVED];
 }

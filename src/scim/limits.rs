@@ -107,9 +107,11 @@ mod tests {
 
     #[test]
     fn member_values_are_counted_across_operations_and_forms() {
-        let split = json!({"Operations": [add(600), {"op": "Replace", "value": {"members": (0..401).map(|i| json!({"value": i.to_string()})).collect::<Vec<_>>()}}]});
+        let split =
+            json!({"Operations": [add(600), {"op": "Replace", "value": {"members": (0..401).map(|i| json!({"value": i.to_string()})).collect::<Vec<_>>()}}]});
         assert!(check_patch(&split).is_err());
-        let fits = json!({"Operations": [add(600), {"op": "remove", "path": "members[value eq \"u1\"]"}, {"op": "add", "path": "Members", "value": {"value": "u9"}}]});
+        let fits =
+            json!({"Operations": [add(600), {"op": "remove", "path": "members[value eq \"u1\"]"}, {"op": "add", "path": "Members", "value": {"value": "u9"}}]});
         assert!(check_patch(&fits).is_ok());
         assert!(check_group(&json!({"members": (0..=MAX_MEMBERS_PER_REQUEST).map(|i| json!({"value": i.to_string()})).collect::<Vec<_>>()})).is_err());
     }

@@ -124,11 +124,8 @@ fn attr_projection(value: &Value, sels: Vec<Option<&str>>, keep: bool) -> Option
         (false, false, true) => Some(value.clone()),
         (_, false, false) => {
             let pick = |o: &Map<String, Value>| -> Option<Value> {
-                let m: Map<String, Value> = o
-                    .iter()
-                    .filter(|(k, _)| subs.iter().any(|s| s.eq_ignore_ascii_case(k)) == keep)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
+                let m: Map<String, Value> =
+                    o.iter().filter(|(k, _)| subs.iter().any(|s| s.eq_ignore_ascii_case(k)) == keep).map(|(k, v)| (k.clone(), v.clone())).collect();
                 non_empty_obj(m)
             };
             match value {
@@ -192,17 +189,23 @@ mod tests {
 
     #[test]
     fn attributes_keep_the_listed_ones_plus_schemas_and_id() {
-        assert_eq!(with("userName,name.givenName"), json!({
-            "schemas": [USER_SCHEMA, ENT], "id": "user_1", "userName": "ann", "name": {"givenName": "Ann"}
-        }));
+        assert_eq!(
+            with("userName,name.givenName"),
+            json!({
+                "schemas": [USER_SCHEMA, ENT], "id": "user_1", "userName": "ann", "name": {"givenName": "Ann"}
+            })
+        );
         assert_eq!(with("USERNAME, Name.GIVENNAME")["name"], json!({"givenName": "Ann"}));
     }
 
     #[test]
     fn urn_qualified_attributes_select_inside_the_extension() {
-        assert_eq!(with(&format!("{ENT}:department")), json!({
-            "schemas": [USER_SCHEMA, ENT], "id": "user_1", ENT: {"department": "R&D"}
-        }));
+        assert_eq!(
+            with(&format!("{ENT}:department")),
+            json!({
+                "schemas": [USER_SCHEMA, ENT], "id": "user_1", ENT: {"department": "R&D"}
+            })
+        );
         assert_eq!(with(&format!("{ENT}:manager.value"))[ENT], json!({"manager": {"value": "m1"}}));
         assert_eq!(with(ENT)[ENT], user()[ENT]);
         assert_eq!(with(&format!("{USER_SCHEMA}:userName"))["userName"], json!("ann"));

@@ -13,9 +13,9 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-pub use super::values::{is_unassigned, member_ids, normalize_attr_value, parse_bool};
-use super::values::normalize_simple;
 use super::schema::{self, AttrDef, AttrType, Mutability, ResourceKind};
+use super::values::normalize_simple;
+pub use super::values::{is_unassigned, member_ids, normalize_attr_value, parse_bool};
 
 /// A normalised POST/PUT body.
 #[derive(Debug, Clone, PartialEq)]
@@ -239,9 +239,7 @@ fn parse_schemas(kind: ResourceKind, value: &Value) -> Result<Option<Vec<String>
 /// Entra's extra Microsoft group URN), then extensions that carry data.
 fn schemas_out(kind: ResourceKind, listed: Option<&[String]>, ext: &Map<String, Value>) -> Vec<Value> {
     let mut out: Vec<String> = vec![kind.core_schema().to_string()];
-    let canonical = |s: &str| -> String {
-        schema::find_extension(kind, s).map_or_else(|| s.to_string(), |(urn, _)| urn.to_string())
-    };
+    let canonical = |s: &str| -> String { schema::find_extension(kind, s).map_or_else(|| s.to_string(), |(urn, _)| urn.to_string()) };
     let more = listed.unwrap_or_default().iter().map(|s| canonical(s)).chain(ext.keys().cloned());
     // URNs compare case-insensitively; a set keeps a long `schemas` list linear.
     let mut seen: HashSet<String> = out.iter().map(|s| s.to_ascii_lowercase()).collect();

@@ -25,11 +25,14 @@ fn an_okta_create_body_is_stored_without_password_or_groups() {
         "displayName": "Ann Lee", "locale": "en-US", "externalId": "00u1",
         "groups": [], "password": "hunter2", "active": true
     }));
-    assert_eq!(Value::Object(r), json!({
-        "schemas": [USER_SCHEMA], "externalId": "00u1", "userName": "ann@x.io",
-        "name": {"familyName": "Lee", "givenName": "Ann"}, "displayName": "Ann Lee", "locale": "en-US",
-        "active": true, "emails": [{"value": "ann@x.io", "type": "work", "primary": true}]
-    }));
+    assert_eq!(
+        Value::Object(r),
+        json!({
+            "schemas": [USER_SCHEMA], "externalId": "00u1", "userName": "ann@x.io",
+            "name": {"familyName": "Lee", "givenName": "Ann"}, "displayName": "Ann Lee", "locale": "en-US",
+            "active": true, "emails": [{"value": "ann@x.io", "type": "work", "primary": true}]
+        })
+    );
 }
 
 #[test]
@@ -157,11 +160,15 @@ fn multi_valued_elements_are_normalised_and_only_the_first_primary_kept() {
 
 #[test]
 fn a_group_keeps_listed_unknown_schemas_and_returns_members_apart() {
-    let n = normalize(ResourceKind::Group, &json!({
-        "schemas": [GROUP_SCHEMA, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
-        "displayName": "Eng", "externalId": "g1",
-        "members": [{"$ref": null, "value": "u1"}, {"value": "u1", "display": "A"}, "u2"]
-    })).unwrap();
+    let n = normalize(
+        ResourceKind::Group,
+        &json!({
+            "schemas": [GROUP_SCHEMA, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+            "displayName": "Eng", "externalId": "g1",
+            "members": [{"$ref": null, "value": "u1"}, {"value": "u1", "display": "A"}, "u2"]
+        }),
+    )
+    .unwrap();
     assert_eq!(n.members, Some(vec!["u1".to_string(), "u2".to_string()]));
     assert!(n.resource.get("members").is_none());
     assert_eq!(n.resource["schemas"][1], json!("http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"));

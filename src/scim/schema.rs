@@ -125,18 +125,17 @@ const DISPLAY: AttrDef = string("display", "A human-readable name, primarily use
 /// The sub-attributes of the plain multi-valued attributes (emails, roles, …).
 macro_rules! multi_value_subs {
     ($value:expr, $types:expr) => {
-        &[
-            $value,
-            DISPLAY,
-            typed("type", $types, "A label indicating the attribute's function."),
-            PRIMARY,
-        ]
+        &[$value, DISPLAY, typed("type", $types, "A label indicating the attribute's function."), PRIMARY]
     };
 }
 
 /// Core User attributes (RFC 7643 §4.1, §8.7.1), without the common `id`, `externalId`, `meta`.
 pub static USER_ATTRS: &[AttrDef] = &[
-    AttrDef { required: true, unique: true, ..string("userName", "Unique identifier for the User, typically used by the user to directly authenticate to the service provider.") },
+    AttrDef {
+        required: true,
+        unique: true,
+        ..string("userName", "Unique identifier for the User, typically used by the user to directly authenticate to the service provider.")
+    },
     complex(
         "name",
         &[
@@ -238,7 +237,10 @@ pub static GROUP_ATTRS: &[AttrDef] = &[
         "members",
         &[
             AttrDef { mutability: Mutability::Immutable, case_exact: true, ..string("value", "Identifier of the member of this Group.") },
-            AttrDef { mutability: Mutability::Immutable, ..reference("$ref", &["User", "Group"], "The URI corresponding to a SCIM resource that is a member of this Group.") },
+            AttrDef {
+                mutability: Mutability::Immutable,
+                ..reference("$ref", &["User", "Group"], "The URI corresponding to a SCIM resource that is a member of this Group.")
+            },
             AttrDef { mutability: Mutability::Immutable, ..typed("type", &["User", "Group"], "A label indicating the type of resource.") },
         ],
         "A list of members of the Group.",
@@ -247,7 +249,13 @@ pub static GROUP_ATTRS: &[AttrDef] = &[
 
 /// The common attributes every resource has (RFC 7643 §3.1).
 pub static COMMON_ATTRS: &[AttrDef] = &[
-    AttrDef { case_exact: true, mutability: Mutability::ReadOnly, returned: Returned::Always, unique: true, ..string("id", "Unique identifier for the SCIM resource, assigned by the service provider.") },
+    AttrDef {
+        case_exact: true,
+        mutability: Mutability::ReadOnly,
+        returned: Returned::Always,
+        unique: true,
+        ..string("id", "Unique identifier for the SCIM resource, assigned by the service provider.")
+    },
     AttrDef { case_exact: true, ..string("externalId", "An identifier for the resource as defined by the provisioning client.") },
     readonly(complex(
         "meta",
@@ -339,9 +347,7 @@ pub fn find_extension(kind: ResourceKind, urn: &str) -> Option<(&'static str, &'
 pub fn find_top(kind: ResourceKind, uri: Option<&str>, name: &str) -> Option<&'static AttrDef> {
     match uri {
         None => find(kind.core_attrs(), name).or_else(|| find(COMMON_ATTRS, name)),
-        Some(u) if u.eq_ignore_ascii_case(kind.core_schema()) => {
-            find(kind.core_attrs(), name).or_else(|| find(COMMON_ATTRS, name))
-        }
+        Some(u) if u.eq_ignore_ascii_case(kind.core_schema()) => find(kind.core_attrs(), name).or_else(|| find(COMMON_ATTRS, name)),
         Some(u) => find_extension(kind, u).and_then(|(_, attrs)| find(attrs, name)),
     }
 }

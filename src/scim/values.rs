@@ -256,9 +256,7 @@ fn normalize_multi(def: &AttrDef, value: &Value, label: &str) -> Result<Option<V
 /// `preferred` when it is primary, else the first primary one.
 pub(crate) fn fix_primary(items: &mut [Value], preferred: Option<usize>) {
     let is_primary = |v: &Value| v.get("primary").and_then(Value::as_bool) == Some(true);
-    let winner = preferred
-        .filter(|&i| items.get(i).is_some_and(is_primary))
-        .or_else(|| items.iter().position(is_primary));
+    let winner = preferred.filter(|&i| items.get(i).is_some_and(is_primary)).or_else(|| items.iter().position(is_primary));
     for (i, item) in items.iter_mut().enumerate() {
         if Some(i) != winner && is_primary(item) {
             if let Some(o) = item.as_object_mut() {

@@ -187,10 +187,7 @@ mod tests {
 
     #[test]
     fn driver_messages_are_classified() {
-        assert_eq!(
-            DbError::from_message("D1_ERROR: CHECK constraint failed: precondition_failed: SQLITE_CONSTRAINT"),
-            DbError::Precondition
-        );
+        assert_eq!(DbError::from_message("D1_ERROR: CHECK constraint failed: precondition_failed: SQLITE_CONSTRAINT"), DbError::Precondition);
         assert!(matches!(
             DbError::from_message("Error: UNIQUE constraint failed: users.directory_id, users.user_name"),
             DbError::Unique(m) if m.starts_with("UNIQUE constraint failed: users.")

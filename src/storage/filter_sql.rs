@@ -75,9 +75,7 @@ fn resolve(scope: &Scope, path: &AttrPath) -> Result<Target, ScimError> {
             (ResourceKind::User, "displayname", None) => return scalar(format!("{a}.display_name"), AttrType::String, false),
             (ResourceKind::User, "active", None) => return scalar(format!("{a}.active"), AttrType::Boolean, true),
             (ResourceKind::Group, "displayname", None) => return scalar(format!("{a}.display_name"), AttrType::String, false),
-            (ResourceKind::User, "groups", s) | (ResourceKind::Group, "members", s) => {
-                return Ok(Target::Relation { sub: s.map(str::to_string) })
-            }
+            (ResourceKind::User, "groups", s) | (ResourceKind::Group, "members", s) => return Ok(Target::Relation { sub: s.map(str::to_string) }),
             _ => {}
         }
         let def = schema::find(kind.core_attrs(), &path.name)
@@ -191,7 +189,12 @@ fn emit_leaf(scope: &Scope, filter: &Filter, out: &mut Fragment, n: &mut usize) 
                     out.sql.push(')');
                 }
             }
-            Target::Relation { sub } => relation(scope, &Filter::Compare { path: AttrPath::named(sub.clone().unwrap_or_else(|| "value".into())), op: *op, value: value.clone() }, out, n)?,
+            Target::Relation { sub } => relation(
+                scope,
+                &Filter::Compare { path: AttrPath::named(sub.clone().unwrap_or_else(|| "value".into())), op: *op, value: value.clone() },
+                out,
+                n,
+            )?,
         },
         Filter::Present(path) => match resolve(scope, path)? {
             // Complex values read as JSON text, so one test serves both.
@@ -244,10 +247,7 @@ fn email_index(scope: &Scope, array_path: &str, value: &str, out: &mut Fragment)
     if scope.kind != ResourceKind::User || array_path != json_path(&["emails"]) {
         return false;
     }
-    out.sql.push_str(&format!(
-        "({}.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.directory_id = ? AND ue.value = ? COLLATE NOCASE) AND ",
-        scope.alias
-    ));
+    out.sql.push_str(&format!("({}.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.directory_id = ? AND ue.value = ? COLLATE NOCASE) AND ", scope.alias));
     out.params.push(SqlValue::Text(scope.directory_id.to_string()));
     out.params.push(SqlValue::Text(value.to_string()));
     true

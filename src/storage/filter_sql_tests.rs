@@ -10,17 +10,29 @@ use serde_json::json;
 fn db() -> Sqlite {
     let db = Sqlite::open_migrated().unwrap();
     let users = [
-        ("user_a", "bjensen@example.com", Some("ext-A"), json!({
-            "userName": "bjensen@example.com", "externalId": "ext-A", "active": true, "title": "Tour Guide", "userType": "Employee",
-            "name": {"givenName": "Barbara", "familyName": "Jensen"}, "displayName": "Babs Jensen",
-            "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}, {"value": "babs@jensen.org", "type": "home"}],
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Tour Operations", "manager": {"value": "user_c"}},
-            "urn:custom:ext": {"shoe": "42"}
-        }), "2026-01-01T00:00:00.000Z"),
-        ("user_b", "JSmith@Example.com", Some("7dd8e5ab-1c8e"), json!({
-            "userName": "JSmith@Example.com", "externalId": "7dd8e5ab-1c8e", "active": false, "userType": "Contractor",
-            "name": {"givenName": "John"}, "emails": [{"value": "jsmith@example.org", "type": "work"}]
-        }), "2026-02-01T00:00:00.000Z"),
+        (
+            "user_a",
+            "bjensen@example.com",
+            Some("ext-A"),
+            json!({
+                "userName": "bjensen@example.com", "externalId": "ext-A", "active": true, "title": "Tour Guide", "userType": "Employee",
+                "name": {"givenName": "Barbara", "familyName": "Jensen"}, "displayName": "Babs Jensen",
+                "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}, {"value": "babs@jensen.org", "type": "home"}],
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Tour Operations", "manager": {"value": "user_c"}},
+                "urn:custom:ext": {"shoe": "42"}
+            }),
+            "2026-01-01T00:00:00.000Z",
+        ),
+        (
+            "user_b",
+            "JSmith@Example.com",
+            Some("7dd8e5ab-1c8e"),
+            json!({
+                "userName": "JSmith@Example.com", "externalId": "7dd8e5ab-1c8e", "active": false, "userType": "Contractor",
+                "name": {"givenName": "John"}, "emails": [{"value": "jsmith@example.org", "type": "work"}]
+            }),
+            "2026-02-01T00:00:00.000Z",
+        ),
         ("user_c", "100%_sure", None, json!({"userName": "100%_sure", "active": true}), "2026-03-01T00:00:00.000Z"),
     ];
     let mut stmts: Vec<Stmt> = users
@@ -36,7 +48,9 @@ fn db() -> Sqlite {
     for id in ["user_a", "user_b", "user_c", "user_x"] {
         stmts.push(crate::storage::scim_sql::index_emails(id));
     }
-    stmts.push(stmt!("INSERT INTO groups (id, directory_id, display_name, resource, created_at, updated_at) VALUES ('group_1', 'd1', 'Admins', '{}', 't', 't')"));
+    stmts.push(stmt!(
+        "INSERT INTO groups (id, directory_id, display_name, resource, created_at, updated_at) VALUES ('group_1', 'd1', 'Admins', '{}', 't', 't')"
+    ));
     stmts.push(stmt!("INSERT INTO memberships (group_id, user_id, directory_id, created_at) VALUES ('group_1', 'user_b', 'd1', 't')"));
     block_on(db.batch(stmts)).unwrap();
     db

@@ -50,12 +50,7 @@ pub fn select_pending(group_id: &str) -> Stmt {
 /// Ends every membership of the group but those of `keep`: moves them under
 /// the removal `removal_id` (one statement; no event yet).
 pub fn move_members_out(group_id: &str, removal_id: &str, keep: &[String]) -> Stmt {
-    stmt!(
-        "UPDATE memberships SET group_id = ?2 WHERE group_id = ?1 AND user_id NOT IN (SELECT value FROM json_each(?3))",
-        group_id,
-        removal_id,
-        ids_json(keep)
-    )
+    stmt!("UPDATE memberships SET group_id = ?2 WHERE group_id = ?1 AND user_id NOT IN (SELECT value FROM json_each(?3))", group_id, removal_id, ids_json(keep))
 }
 
 /// Takes back pending removals of these users (they are members again, and
@@ -86,13 +81,8 @@ pub fn select_memberships_among(group_id: &str, ids: &[String]) -> Stmt {
 
 /// Ends these memberships, pending ones included (their event is told now).
 pub fn remove_members(group_id: &str, ids: &[String]) -> Option<Stmt> {
-    (!ids.is_empty()).then(|| {
-        stmt!(
-            format!("DELETE FROM memberships WHERE (group_id, user_id) IN (SELECT g, u FROM {})", keyed_pairs("?2")),
-            group_id,
-            ids_json(ids)
-        )
-    })
+    (!ids.is_empty())
+        .then(|| stmt!(format!("DELETE FROM memberships WHERE (group_id, user_id) IN (SELECT g, u FROM {})", keyed_pairs("?2")), group_id, ids_json(ids)))
 }
 
 /// Aborts the batch unless the group still exists and, of the memberships

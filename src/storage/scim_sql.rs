@@ -52,7 +52,6 @@ pub fn select_users_by_ids(directory_id: &str, ids: &[String]) -> Stmt {
     )
 }
 
-
 pub fn insert_user(u: &UserRecord) -> Stmt {
     stmt!(
         "INSERT INTO users (id, directory_id, user_name, external_id, display_name, active, resource, version, created_at, updated_at) \
@@ -169,13 +168,11 @@ pub fn add_members(directory_id: &str, group_id: &str, ids: &[String], now: &str
     ]
 }
 
-
 /// Aborts the batch unless the row still has the version that was read.
 pub fn guard_version(table: &str, id: &str, version: i64) -> Stmt {
     let table = if table == "groups" { "groups" } else { "users" };
     stmt!(format!("INSERT INTO guard (reason) SELECT 'version' WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE id = ?1 AND version = ?2)"), id, version)
 }
-
 
 /// Aborts the batch if the directory was deleted meanwhile.
 pub fn guard_directory_live(directory_id: &str) -> Stmt {

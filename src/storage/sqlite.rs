@@ -125,10 +125,9 @@ mod tests {
     #[test]
     fn a_guard_that_holds_writes_nothing() {
         let db = Sqlite::open_migrated().unwrap();
-        let r = block_on(db.batch(vec![
-            stmt!("INSERT INTO guard (reason) SELECT 'x' WHERE NOT EXISTS (SELECT 1 WHERE 1 = 1)"),
-            stmt!("SELECT count(*) AS n FROM guard"),
-        ]))
+        let r = block_on(
+            db.batch(vec![stmt!("INSERT INTO guard (reason) SELECT 'x' WHERE NOT EXISTS (SELECT 1 WHERE 1 = 1)"), stmt!("SELECT count(*) AS n FROM guard")]),
+        )
         .unwrap();
         assert_eq!(r[1].rows[0]["n"], 0);
     }
@@ -137,10 +136,7 @@ mod tests {
     fn user_names_are_unique_per_directory_ignoring_case() {
         let db = Sqlite::open_migrated().unwrap();
         let ins = |id: &str, dir: &str, name: &str| {
-            stmt!(
-                "INSERT INTO users (id, directory_id, user_name, resource, created_at, updated_at) VALUES (?1, ?2, ?3, '{}', 't', 't')",
-                id, dir, name
-            )
+            stmt!("INSERT INTO users (id, directory_id, user_name, resource, created_at, updated_at) VALUES (?1, ?2, ?3, '{}', 't', 't')", id, dir, name)
         };
         block_on(db.batch(vec![ins("u1", "d1", "Alice@x.io"), ins("u2", "d2", "alice@x.io")])).unwrap();
         let err = block_on(db.batch(vec![ins("u3", "d1", "ALICE@X.IO")])).unwrap_err();

@@ -47,9 +47,7 @@ impl IdGen<'_> {
 /// True when `id` looks like an id of ours with this prefix; rejects anything
 /// else before it reaches SQL (and keeps error messages predictable).
 pub fn has_prefix(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix('_'))
-        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|c| c.is_ascii_hexdigit()))
+    id.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('_')).is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

@@ -50,10 +50,7 @@ pub fn parse_retry_after(value: &str, now_secs: i64) -> Option<u64> {
     // "Wed, 21 Oct 2015 07:28:00 GMT"
     let mut parts = v.split_whitespace().skip(1);
     let day: u32 = parts.next()?.parse().ok()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| Some(*m) == parts.clone().next())?
-        + 1;
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].iter().position(|m| Some(*m) == parts.clone().next())? + 1;
     parts.next();
     let year: i64 = parts.next()?.parse().ok()?;
     let time = parts.next()?;

@@ -14,21 +14,45 @@ pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Deterministic and modest: a fixed seed, no failure files, `cases` cases.
 pub fn config(cases: u32) -> Config {
-    Config {
-        cases,
-        failure_persistence: None,
-        rng_seed: RngSeed::Fixed(0x5c1a_2026),
-        max_shrink_iters: 2048,
-        ..Config::default()
-    }
+    Config { cases, failure_persistence: None, rng_seed: RngSeed::Fixed(0x5c1a_2026), max_shrink_iters: 2048, ..Config::default() }
 }
 
 /// Attribute and sub-attribute names IdPs send, plus keyword look-alikes.
 pub const NAMES: &[&str] = &[
-    "userName", "displayName", "active", "name", "givenName", "familyName", "emails", "value", "type",
-    "primary", "members", "display", "externalId", "title", "manager", "employeeNumber", "department",
-    "phoneNumbers", "addresses", "locality", "roles", "groups", "id", "meta", "password", "$ref",
-    "not", "and", "or", "pr", "eq", "USERNAME", "Emails", "x-custom_1",
+    "userName",
+    "displayName",
+    "active",
+    "name",
+    "givenName",
+    "familyName",
+    "emails",
+    "value",
+    "type",
+    "primary",
+    "members",
+    "display",
+    "externalId",
+    "title",
+    "manager",
+    "employeeNumber",
+    "department",
+    "phoneNumbers",
+    "addresses",
+    "locality",
+    "roles",
+    "groups",
+    "id",
+    "meta",
+    "password",
+    "$ref",
+    "not",
+    "and",
+    "or",
+    "pr",
+    "eq",
+    "USERNAME",
+    "Emails",
+    "x-custom_1",
 ];
 
 /// Schema URNs: core, enterprise, an unknown extension and odd but valid ones.
@@ -69,11 +93,7 @@ pub fn compare_op() -> impl Strategy<Value = CompareOp> {
 }
 
 pub fn number() -> impl Strategy<Value = Number> {
-    prop_oneof![
-        any::<u64>().prop_map(Number::from),
-        any::<i64>().prop_map(Number::from),
-        any::<f64>().prop_filter_map("finite", Number::from_f64),
-    ]
+    prop_oneof![any::<u64>().prop_map(Number::from), any::<i64>().prop_map(Number::from), any::<f64>().prop_filter_map("finite", Number::from_f64),]
 }
 
 /// Any string, biased towards characters that need escaping or are multi-byte.
@@ -97,8 +117,7 @@ pub fn comp_value() -> impl Strategy<Value = CompValue> {
 /// A filter tree the parser can produce: value paths never nest, and their
 /// attribute has no sub-attribute (RFC 7644 §3.4.2.2 `valuePath`).
 pub fn filter_tree() -> impl Strategy<Value = Filter> {
-    let value_path = (attr_path(false), bracket_filter())
-        .prop_map(|(attr, filter)| Filter::ValuePath { attr, filter: Box::new(filter) });
+    let value_path = (attr_path(false), bracket_filter()).prop_map(|(attr, filter)| Filter::ValuePath { attr, filter: Box::new(filter) });
     logic(prop_oneof![3 => inner_leaf(), 1 => value_path].boxed())
 }
 
@@ -151,8 +170,7 @@ pub fn filter_text() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![3 => cmp, 1 => pr].boxed();
     let in_brackets = text_logic(leaf.clone());
     let vpath = (attr_path(false), in_brackets.clone()).prop_map(|(a, f)| format!("{a}[{f}]"));
-    let entra = (attr_path(false), in_brackets, name(), op, value)
-        .prop_map(|(a, f, s, o, v)| format!("{a}[{f}].{s} {o} {v}"));
+    let entra = (attr_path(false), in_brackets, name(), op, value).prop_map(|(a, f, s, o, v)| format!("{a}[{f}].{s} {o} {v}"));
     text_logic(prop_oneof![4 => leaf, 1 => vpath, 1 => entra].boxed())
 }
 
@@ -206,12 +224,7 @@ pub fn json_key() -> impl Strategy<Value = String> {
 
 /// Any JSON value at most `depth` levels deep, keyed like SCIM resources.
 pub fn json_value(depth: u32) -> BoxedStrategy<Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        number().prop_map(Value::Number),
-        json_string().prop_map(Value::String),
-    ];
+    let leaf = prop_oneof![Just(Value::Null), any::<bool>().prop_map(Value::Bool), number().prop_map(Value::Number), json_string().prop_map(Value::String),];
     leaf.prop_recursive(depth, 64, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),

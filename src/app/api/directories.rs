@@ -160,7 +160,10 @@ pub async fn create_token<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, direc
     let r = svc
         .db
         .batch(vec![
-            stmt!("INSERT INTO guard (reason) SELECT 'directory' WHERE NOT EXISTS (SELECT 1 FROM directories WHERE id = ?1 AND state <> 'deleting')", directory_id),
+            stmt!(
+                "INSERT INTO guard (reason) SELECT 'directory' WHERE NOT EXISTS (SELECT 1 FROM directories WHERE id = ?1 AND state <> 'deleting')",
+                directory_id
+            ),
             stmt!(
                 "INSERT INTO directory_tokens (id, directory_id, kind, token_hash, hint, created_at) SELECT ?1, ?2, ?7, ?3, ?4, ?5 \
                  WHERE (SELECT count(*) FROM directory_tokens WHERE directory_id = ?2 AND kind = ?7) < ?6",
@@ -179,7 +182,9 @@ pub async fn create_token<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, direc
             DbError::Precondition => ApiError::not_found("Directory not found"),
             e => internal(e),
         })?;
-    let mut v = first(&r, 2).map(token_view).ok_or_else(|| ApiError::conflict(format!("A directory has at most {MAX_TOKENS} live tokens of a type; delete one first")))?;
+    let mut v = first(&r, 2)
+        .map(token_view)
+        .ok_or_else(|| ApiError::conflict(format!("A directory has at most {MAX_TOKENS} live tokens of a type; delete one first")))?;
     if let Some(o) = v.as_object_mut() {
         if kind == "oauth_client" {
             o.insert("client_id".into(), json!(token.id));

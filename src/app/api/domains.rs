@@ -18,7 +18,8 @@ fn parse_hostname(s: &str) -> Option<String> {
     let h = s.trim().trim_end_matches('.').to_ascii_lowercase();
     let ok = !h.is_empty()
         && h.len() <= 253
-        && h.split('.').all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        && h.split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     ok.then_some(h)
 }
 
@@ -60,7 +61,10 @@ pub async fn delete<D: Db>(svc: &Services<'_, D>, host: &str) -> ApiResult {
     let host = host.to_ascii_lowercase();
     let r = svc
         .db
-        .batch(vec![stmt!("SELECT count(*) AS n FROM domains WHERE hostname = ?1", host.as_str()), stmt!("DELETE FROM domains WHERE hostname = ?1", host.as_str())])
+        .batch(vec![
+            stmt!("SELECT count(*) AS n FROM domains WHERE hostname = ?1", host.as_str()),
+            stmt!("DELETE FROM domains WHERE hostname = ?1", host.as_str()),
+        ])
         .await
         .map_err(internal)?;
     if first(&r, 0).and_then(|r| r.int("n")) != Some(1) {

@@ -9,7 +9,8 @@ use crate::storage::db::{first, rows};
 use crate::storage::{Db, DbError, Row, RowExt, SqlValue};
 use serde_json::Value;
 
-const COLUMNS: &str = "o.id, o.name, o.external_id, o.created_at, o.updated_at, (SELECT json_group_array(hostname) FROM domains WHERE organization_id = o.id) AS domains";
+const COLUMNS: &str =
+    "o.id, o.name, o.external_id, o.created_at, o.updated_at, (SELECT json_group_array(hostname) FROM domains WHERE organization_id = o.id) AS domains";
 
 fn view(r: &Row) -> Value {
     let domains: Vec<String> = r.json("domains").as_array().map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_string)).collect()).unwrap_or_default();

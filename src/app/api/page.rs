@@ -16,7 +16,9 @@ pub struct Page {
 impl Page {
     pub fn from_request(req: &HttpRequest) -> Result<Self, ApiError> {
         let limit = match req.param("limit") {
-            Some(v) => v.trim().parse::<i64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| ApiError::invalid("limit must be an integer from 1 to 100"))?,
+            Some(v) => {
+                v.trim().parse::<i64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| ApiError::invalid("limit must be an integer from 1 to 100"))?
+            }
             None => 10,
         };
         let after = req.param("after").filter(|s| !s.is_empty()).map(str::to_string);

@@ -45,7 +45,10 @@ pub async fn list_users<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiR
     // The same page again, as ids, selects the groups of exactly these users.
     let ids = page.stmt("u.id", from, cond, params, "u.id");
     let groups = Stmt::new(
-        format!("SELECT m2.user_id, g.id, g.display_name AS name FROM memberships m2 JOIN groups g ON g.id = m2.group_id WHERE m2.user_id IN ({}) ORDER BY g.id", ids.sql),
+        format!(
+            "SELECT m2.user_id, g.id, g.display_name AS name FROM memberships m2 JOIN groups g ON g.id = m2.group_id WHERE m2.user_id IN ({}) ORDER BY g.id",
+            ids.sql
+        ),
         ids.params,
     );
     let r = svc.db.batch(vec![page_stmt, groups]).await.map_err(internal)?;
@@ -59,7 +62,10 @@ pub async fn get_user<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
         .db
         .batch(vec![
             stmt!(format!("SELECT {USER_COLUMNS}, d.organization_id FROM users u JOIN directories d ON d.id = u.directory_id WHERE u.id = ?1"), id),
-            stmt!("SELECT m.user_id, g.id, g.display_name AS name FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ?1 ORDER BY g.id", id),
+            stmt!(
+                "SELECT m.user_id, g.id, g.display_name AS name FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ?1 ORDER BY g.id",
+                id
+            ),
         ])
         .await
         .map_err(internal)?;

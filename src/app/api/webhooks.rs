@@ -8,9 +8,9 @@ use crate::events::kind;
 use crate::stmt;
 use crate::storage::db::{first, rows};
 use crate::storage::{Db, Row, RowExt, SqlValue};
-use crate::webhook::sign::new_secret;
 use crate::support::time::Millis;
 use crate::webhook::circuit::{recent, Counters, HEALTH_BUCKET_SECONDS};
+use crate::webhook::sign::new_secret;
 use serde_json::{json, Map, Value};
 
 const COLUMNS: &str = "id, url, events, state, disabled_reason, previous_secret_expires_at, created_at, updated_at, \

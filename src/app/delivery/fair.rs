@@ -100,10 +100,16 @@ mod tests {
     fn the_first_round_gives_every_endpoint_a_slot_before_any_gets_a_second() {
         let started = RefCell::new(Vec::new());
         let l = lanes(&["hung", "hung", "hung", "hung", "ok", "ok", "other"]);
-        block_on(run_fair(&l, 3, 2, |i| {
-            started.borrow_mut().push(l[i].clone());
-            async move { i }
-        }, |_| false));
+        block_on(run_fair(
+            &l,
+            3,
+            2,
+            |i| {
+                started.borrow_mut().push(l[i].clone());
+                async move { i }
+            },
+            |_| false,
+        ));
         let s = started.borrow();
         assert_eq!(&s[..3], &["hung".to_string(), "ok".to_string(), "other".to_string()]);
         assert_eq!(s.len(), 7);
@@ -115,7 +121,16 @@ mod tests {
         // Each job answers whether it "timed out"; per-endpoint 1 so the
         // dead endpoint's jobs run one after another.
         let dead = l[0].clone();
-        let out = block_on(run_fair(&l, 6, 1, |i| { let d = l[i] == dead; async move { d } }, |timed_out| *timed_out));
+        let out = block_on(run_fair(
+            &l,
+            6,
+            1,
+            |i| {
+                let d = l[i] == dead;
+                async move { d }
+            },
+            |timed_out| *timed_out,
+        ));
         assert_eq!(out, vec![Some(true), None, None, Some(false), Some(false)]);
     }
 
@@ -126,22 +141,28 @@ mod tests {
         let live = Cell::new(0usize);
         let peak = Cell::new(0usize);
         let l = lanes(&["a", "b", "c", "d", "e", "f", "g", "h", "a", "b"]);
-        block_on(run_fair(&l, 6, 2, |_| {
-            live.set(live.get() + 1);
-            peak.set(peak.get().max(live.get()));
-            let mut yielded = false;
-            let live = &live;
-            std::future::poll_fn(move |cx| {
-                if yielded {
-                    live.set(live.get() - 1);
-                    Poll::Ready(())
-                } else {
-                    yielded = true;
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
-                }
-            })
-        }, |_| false));
+        block_on(run_fair(
+            &l,
+            6,
+            2,
+            |_| {
+                live.set(live.get() + 1);
+                peak.set(peak.get().max(live.get()));
+                let mut yielded = false;
+                let live = &live;
+                std::future::poll_fn(move |cx| {
+                    if yielded {
+                        live.set(live.get() - 1);
+                        Poll::Ready(())
+                    } else {
+                        yielded = true;
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                })
+            },
+            |_| false,
+        ));
         assert_eq!(peak.get(), 6);
     }
 }

@@ -347,7 +347,14 @@ async fn finish<D: Db, H: HttpClient>(
             ));
             writes.push(claims::retire_before(&msg.event_id, &target.endpoint_id, msg.chain(), msg.attempt.max(1)));
             out.send.push(requeue(QueueMessage { endpoint_id: Some(target.endpoint_id.clone()), due_ms: 0, ..msg.clone() }, due, svc.now));
-            out.outcomes.push(DeliveryOutcome { endpoint_id: target.endpoint_id.clone(), attempt: msg.attempt.max(1), status: "deferred", response_code: None, ms: 0, probe: false });
+            out.outcomes.push(DeliveryOutcome {
+                endpoint_id: target.endpoint_id.clone(),
+                attempt: msg.attempt.max(1),
+                status: "deferred",
+                response_code: None,
+                ms: 0,
+                probe: false,
+            });
             continue;
         };
         let (stmts, next, status) = record(svc, msg, target, event_pos, at, &result);
@@ -383,7 +390,14 @@ enum Next {
 
 /// The statements recording one POST to a claimed endpoint started at `at`,
 /// what comes next, and the attempt's status.
-fn record<D: Db>(svc: &Services<'_, D>, msg: &QueueMessage, target: &Target, event_pos: i64, at: Millis, result: &PostResult) -> (Vec<Stmt>, Next, &'static str) {
+fn record<D: Db>(
+    svc: &Services<'_, D>,
+    msg: &QueueMessage,
+    target: &Target,
+    event_pos: i64,
+    at: Millis,
+    result: &PostResult,
+) -> (Vec<Stmt>, Next, &'static str) {
     let endpoint_id = target.endpoint_id.as_str();
     let attempt = msg.attempt.max(1);
     let ts = at.seconds();
@@ -407,7 +421,9 @@ fn record<D: Db>(svc: &Services<'_, D>, msg: &QueueMessage, target: &Target, eve
         )
     };
     let cfg = svc.cfg;
-    let reopen_at = done_at.plus_seconds(i64::try_from(probe_interval(target.circuit_opens, cfg.circuit_probe_seconds, cfg.circuit_max_probe_seconds)).unwrap_or(i64::MAX / 2_000)).to_rfc3339();
+    let reopen_at = done_at
+        .plus_seconds(i64::try_from(probe_interval(target.circuit_opens, cfg.circuit_probe_seconds, cfg.circuit_max_probe_seconds)).unwrap_or(i64::MAX / 2_000))
+        .to_rfc3339();
     let hold_until = result.status.is_none().then(|| done_at.plus_seconds(STRUGGLING_DEFER_SECONDS).to_rfc3339());
     let health = |failed: bool| {
         claims::health(&claims::Outcome {
@@ -489,9 +505,7 @@ mod tests {
     #[test]
     fn a_wait_past_the_queue_maximum_is_queued_for_twelve_hours_with_its_due_time() {
         // After attempt 9 the schedule waits 24 h (86,400 s).
-        let Next::Retry(s) = after_failure(&msg(9), "endpoint_1", Millis(1_000_000), &DEFAULT_RETRY_SCHEDULE, 500, None) else {
-            panic!("expected a retry")
-        };
+        let Next::Retry(s) = after_failure(&msg(9), "endpoint_1", Millis(1_000_000), &DEFAULT_RETRY_SCHEDULE, 500, None) else { panic!("expected a retry") };
         assert_eq!(s.delay_seconds, u32::try_from(MAX_QUEUE_DELAY).unwrap());
         assert_eq!(s.message.due_ms, 1_000_000 + 86_400_000);
         assert_eq!(s.message.attempt, 10);

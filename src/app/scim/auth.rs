@@ -48,7 +48,10 @@ fn token_match(c: &Credential) -> (&'static str, String) {
 fn touch(c: &Credential, now: &str, touch_before: &str) -> Stmt {
     let (token_match, key) = token_match(c);
     stmt!(
-        format!("UPDATE directory_tokens SET last_used_at = ?1 WHERE {} AND directory_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?4)", token_match.replace("t.", "")),
+        format!(
+            "UPDATE directory_tokens SET last_used_at = ?1 WHERE {} AND directory_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?4)",
+            token_match.replace("t.", "")
+        ),
         now,
         key,
         c.directory_id,
@@ -130,7 +133,9 @@ pub const STATEMENTS: usize = 3;
 /// their MAC before this is asked. Anything else is refused without a D1 call.
 pub fn plausible(c: &Credential) -> bool {
     c.oauth_client.as_deref().is_some_and(|id| !id.is_empty())
-        || (c.oauth_client.is_none() && c.token.len() <= 128 && c.token.strip_prefix("rcs_").is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')))
+        || (c.oauth_client.is_none()
+            && c.token.len() <= 128
+            && c.token.strip_prefix("rcs_").is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')))
 }
 
 /// The answer to a credential that did not pass. On a default hostname an
@@ -248,13 +253,12 @@ async fn activate<D: Db>(svc: &Services<'_, D>, dir: &crate::storage::Row) -> Re
     }
     let event_id = svc.ids().make("event");
     let draft = EventDraft { id: event_id.clone(), event: kind::ACTIVATED, data: view };
-    let mut batch = vec![stmt!(
-        "UPDATE directories SET state = 'linked', updated_at = ?2 WHERE id = ?1 AND state = 'pending'",
-        id.as_str(),
-        now.as_str()
-    )];
+    let mut batch = vec![stmt!("UPDATE directories SET state = 'linked', updated_at = ?2 WHERE id = ?1 AND state = 'pending'", id.as_str(), now.as_str())];
     // Runs only if this batch did the linking (the guard aborts it otherwise).
-    batch.insert(0, stmt!("INSERT INTO guard (reason) SELECT 'linked' WHERE NOT EXISTS (SELECT 1 FROM directories WHERE id = ?1 AND state = 'pending')", id.as_str()));
+    batch.insert(
+        0,
+        stmt!("INSERT INTO guard (reason) SELECT 'linked' WHERE NOT EXISTS (SELECT 1 FROM directories WHERE id = ?1 AND state = 'pending')", id.as_str()),
+    );
     batch.extend(insert_events(&id, &[draft], &now));
     match svc.db.batch(batch).await {
         Ok(_) => Ok(Some(event_id)),

@@ -1,8 +1,8 @@
 //! `/Groups` (RFC 7644 §3.3, §3.4.1, §3.5.1, §3.5.2, §3.6).
 
-use super::{group_fanout, members};
 use super::render::{self, Ref};
 use super::write::{Write, MAX_ATTEMPTS};
+use super::{group_fanout, members};
 use super::{wants, Ctx};
 use crate::app::HttpResponse;
 use crate::directory::records::etag;
@@ -382,7 +382,8 @@ async fn save_members_only<D: Db>(
 pub async fn delete<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
     for _ in 0..MAX_ATTEMPTS {
         let dir = ctx.cred.directory_id;
-        let reads = if has_prefix(id, "group") { vec![sql::select_group(dir, id), sql::select_members(id, rm::CHUNK + 1), rm::select_pending(id)] } else { Vec::new() };
+        let reads =
+            if has_prefix(id, "group") { vec![sql::select_group(dir, id), sql::select_members(id, rm::CHUNK + 1), rm::select_pending(id)] } else { Vec::new() };
         let (authed, results) = ctx.read(reads).await?;
         let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
         ctx.check_if_match(old.version)?;

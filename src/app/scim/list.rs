@@ -102,7 +102,16 @@ impl ListQuery {
         let list = |name: &str, v: Option<String>| -> Result<Vec<AttrPath>, ScimError> {
             v.map(|s| parse_attr_list(&s).map_err(|e| ScimError::invalid_value(format!("{name}: {e}")))).transpose().map(Option::unwrap_or_default)
         };
-        Ok(ListQuery { filter, filter_text, start_index, count, sort_by, descending, attributes: list("attributes", attributes)?, excluded: list("excludedAttributes", excluded)? })
+        Ok(ListQuery {
+            filter,
+            filter_text,
+            start_index,
+            count,
+            sort_by,
+            descending,
+            attributes: list("attributes", attributes)?,
+            excluded: list("excludedAttributes", excluded)?,
+        })
     }
 }
 
@@ -246,7 +255,8 @@ async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery
     let count = q.count.unwrap_or(max).min(max);
     let dir = ctx.cred.directory_id;
     // An id-ordered page of one type may continue where this isolate's last page ended.
-    let continues = (kinds.len() == 1 && q.sort_by.is_none()).then(|| kinds.first().map(|k| paging::key(dir, k.name(), &q.filter_text, q.start_index))).flatten();
+    let continues =
+        (kinds.len() == 1 && q.sort_by.is_none()).then(|| kinds.first().map(|k| paging::key(dir, k.name(), &q.filter_text, q.start_index))).flatten();
     let after = continues.as_deref().and_then(|k| paging::after(k, ctx.svc.now));
     // Root search: a filter that one type cannot evaluate matches none of it.
     let mut plans = Vec::new();
@@ -271,7 +281,8 @@ async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery
         }
     }
     let (_, results) = ctx.read(reads).await?;
-    let totals: Vec<u64> = (0..plans.len()).map(|i| rows(&results, i).first().and_then(|r| r.int("n")).and_then(|n| u64::try_from(n).ok()).unwrap_or(0)).collect();
+    let totals: Vec<u64> =
+        (0..plans.len()).map(|i| rows(&results, i).first().and_then(|r| r.int("n")).and_then(|n| u64::try_from(n).ok()).unwrap_or(0)).collect();
     let total: u64 = totals.iter().sum();
     let mut resources = Vec::new();
     if single {
@@ -324,7 +335,14 @@ async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery
 /// `wanted`: whether the related list (groups / members) is part of the
 /// answer; it is then read from the `related` statement at `related`, or
 /// from each row's inline `related` column.
-fn render_page<D: Db>(ctx: &Ctx<'_, '_, D>, kind: ResourceKind, results: &[crate::storage::StmtResult], page: usize, related: Option<usize>, q: &ListQuery) -> Vec<Value> {
+fn render_page<D: Db>(
+    ctx: &Ctx<'_, '_, D>,
+    kind: ResourceKind,
+    results: &[crate::storage::StmtResult],
+    page: usize,
+    related: Option<usize>,
+    q: &ListQuery,
+) -> Vec<Value> {
     let wanted = wants(kind, if kind == ResourceKind::User { "groups" } else { "members" }, &q.attributes, &q.excluded);
     let mut refs: BTreeMap<String, Vec<Ref>> = BTreeMap::new();
     if let Some(i) = related {

@@ -150,9 +150,7 @@ impl<D: Db> Ctx<'_, '_, D> {
 /// Whether a member list must be loaded, given the projection.
 pub fn wants(kind: ResourceKind, attr: &str, attributes: &[AttrPath], excluded: &[AttrPath]) -> bool {
     let named = |list: &[AttrPath]| {
-        list.iter().any(|p| {
-            p.name.eq_ignore_ascii_case(attr) && p.uri.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema()))
-        })
+        list.iter().any(|p| p.name.eq_ignore_ascii_case(attr) && p.uri.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema())))
     };
     if !attributes.is_empty() {
         return named(attributes);

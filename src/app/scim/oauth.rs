@@ -52,8 +52,7 @@ pub fn verify(key: Option<&[u8]>, token: &str, directory_id: &str, now: Millis) 
 }
 
 fn error(status: u16, code: &str, description: &str) -> HttpResponse {
-    HttpResponse::json(status, &json!({ "error": code, "error_description": description }))
-        .header("cache-control", "no-store")
+    HttpResponse::json(status, &json!({ "error": code, "error_description": description })).header("cache-control", "no-store")
 }
 
 /// `POST /scim/v2/{directory_id}/oauth/token` with `grant_type=client_credentials`

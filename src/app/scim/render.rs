@@ -38,10 +38,8 @@ pub fn user(u: &UserRecord, groups: &[Ref], base: &str) -> Value {
     let mut out = resource(ResourceKind::User, &u.id, &u.resource, base, &u.created_at, &u.updated_at, u.version);
     if !groups.is_empty() {
         let meta = out.remove("meta");
-        let list: Vec<Value> = groups
-            .iter()
-            .map(|g| json!({ "value": g.id, "$ref": format!("{base}/Groups/{}", g.id), "display": g.display, "type": "direct" }))
-            .collect();
+        let list: Vec<Value> =
+            groups.iter().map(|g| json!({ "value": g.id, "$ref": format!("{base}/Groups/{}", g.id), "display": g.display, "type": "direct" })).collect();
         out.insert("groups".into(), Value::Array(list));
         if let Some(m) = meta {
             out.insert("meta".into(), m);

@@ -30,10 +30,7 @@ pub struct Committed {
 pub async fn commit<D: Db>(svc: &Services<'_, D>, authed: &Authed, w: Write) -> Result<Committed, DbError> {
     let now = svc.now_text();
     let ids = svc.ids();
-    let drafts: Vec<EventDraft> = derive(&w.before, &w.after)
-        .into_iter()
-        .map(|(event, data)| EventDraft { id: ids.make("event"), event, data })
-        .collect();
+    let drafts: Vec<EventDraft> = derive(&w.before, &w.after).into_iter().map(|(event, data)| EventDraft { id: ids.make("event"), event, data }).collect();
     let tail_len = w.tail.len();
     let mut batch = Vec::with_capacity(w.stmts.len() + drafts.len() / 10 + 4 + tail_len);
     batch.push(guard_directory_live(&authed.directory_id));

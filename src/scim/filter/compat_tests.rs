@@ -120,10 +120,7 @@ fn identity_provider_filters_parse_to_the_expected_trees() {
         p(r#"title pr and userType eq "Employee""#),
         Filter::And(bx(Filter::Present(named("title"))), bx(cmp(named("userType"), CompareOp::Eq, "Employee")))
     );
-    let either = Filter::Or(
-        bx(cmp(named("emails"), CompareOp::Co, "example.com")),
-        bx(cmp(sub("emails", "value"), CompareOp::Co, "example.org")),
-    );
+    let either = Filter::Or(bx(cmp(named("emails"), CompareOp::Co, "example.com")), bx(cmp(sub("emails", "value"), CompareOp::Co, "example.org")));
     let emp = |op| cmp(named("userType"), op, "Employee");
     assert_eq!(
         p(r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#),
@@ -160,9 +157,9 @@ impl Rng {
 }
 
 const PIECES: &[&str] = &[
-    "(", ")", "[", "]", "\"", "\\", " ", "\t", ".", ":", "$", "$ref", "eq", "EQ", "pr", "and", "or", "not", "not (",
-    "urn:", "urn:a:b:", "userName", "emails", "value", "1", "-", "0.5e", "e9", "true", "null", "é", "😀", "\\u", "\\ud83d",
-    "\\u00", "\\n", "\"x\"", "].value", "]", "co", "gt", "x@y", ",", "\u{0}", "\u{a0}",
+    "(", ")", "[", "]", "\"", "\\", " ", "\t", ".", ":", "$", "$ref", "eq", "EQ", "pr", "and", "or", "not", "not (", "urn:", "urn:a:b:", "userName", "emails",
+    "value", "1", "-", "0.5e", "e9", "true", "null", "é", "😀", "\\u", "\\ud83d", "\\u00", "\\n", "\"x\"", "].value", "]", "co", "gt", "x@y", ",", "\u{0}",
+    "\u{a0}",
 ];
 
 fn exercise(input: &str) {

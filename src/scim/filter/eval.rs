@@ -60,9 +60,7 @@ fn eval(filter: &Filter, el: &Value, parent: Option<&AttrPath>, case_exact: &dyn
 /// `type` inside `emails[...]` becomes `emails.type` for `case_exact`.
 fn qualify(parent: Option<&AttrPath>, path: &AttrPath) -> AttrPath {
     match parent {
-        Some(p) if path.uri.is_none() && path.sub_attr.is_none() => {
-            AttrPath { uri: p.uri.clone(), name: p.name.clone(), sub_attr: Some(path.name.clone()) }
-        }
+        Some(p) if path.uri.is_none() && path.sub_attr.is_none() => AttrPath { uri: p.uri.clone(), name: p.name.clone(), sub_attr: Some(path.name.clone()) },
         _ => path.clone(),
     }
 }

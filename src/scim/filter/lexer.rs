@@ -166,10 +166,7 @@ impl<'a> Scanner<'a> {
     fn hex4(&mut self, at: usize) -> Result<u32, FilterError> {
         let mut v = 0u32;
         for _ in 0..4 {
-            let d = self
-                .bump()
-                .and_then(|c| c.to_digit(16))
-                .ok_or_else(|| FilterError::new("invalid \\u escape: expected 4 hex digits", at))?;
+            let d = self.bump().and_then(|c| c.to_digit(16)).ok_or_else(|| FilterError::new("invalid \\u escape: expected 4 hex digits", at))?;
             v = v * 16 + d;
         }
         Ok(v)

@@ -192,10 +192,7 @@ impl<'a> Parser<'a> {
         self.sc.skip_ws();
         let (wpos, word) = self.sc.path_token();
         if word.eq_ignore_ascii_case("pr") || CompareOp::from_keyword(word).is_some() {
-            return Err(FilterError::new(
-                "a value path cannot be compared directly; use attr[filter].subAttr op value",
-                wpos,
-            ));
+            return Err(FilterError::new("a value path cannot be compared directly; use attr[filter].subAttr op value", wpos));
         }
         self.sc.reset(save);
         Ok(Filter::ValuePath { attr: path, filter: Box::new(inner) })
@@ -215,8 +212,7 @@ impl<'a> Parser<'a> {
             self.reject_value_after_pr()?;
             return Ok(Filter::Present(path));
         }
-        let op = CompareOp::from_keyword(word)
-            .ok_or_else(|| FilterError::new(format!("unknown operator '{word}'"), opos))?;
+        let op = CompareOp::from_keyword(word).ok_or_else(|| FilterError::new(format!("unknown operator '{word}'"), opos))?;
         self.sc.skip_ws();
         let value = self.sc.value()?;
         Ok(Filter::Compare { path, op, value })

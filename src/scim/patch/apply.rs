@@ -11,8 +11,8 @@ use super::{MemberOp, OpKind, PatchOp};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{matches, parse_patch_path, Filter};
 use crate::scim::resource::{self, is_unassigned, is_urn, normalize_attr_value};
-use crate::scim::values::{fix_primary, is_manager, retain_unseen, ValueKey};
 use crate::scim::schema::{self, AttrDef, AttrType, Mutability, ResourceKind};
+use crate::scim::values::{fix_primary, is_manager, retain_unseen, ValueKey};
 
 /// Applies `ops` in order to a copy of `resource` and writes it back only if
 /// all of them succeed and the result is still valid (RFC 7644 §3.5.2: "each
@@ -39,9 +39,7 @@ pub(super) fn apply_all(kind: ResourceKind, resource: &mut Map<String, Value>, o
 /// passed in (`id`, `meta`, a User's `groups`).
 fn finish(kind: ResourceKind, work: Map<String, Value>, original: &Map<String, Value>) -> Result<Map<String, Value>, ScimError> {
     let normalized = resource::normalize(kind, &Value::Object(work))?.resource;
-    let server_owned = |k: &str| {
-        schema::find_top(kind, None, k).is_some_and(|d| d.mutability == Mutability::ReadOnly)
-    };
+    let server_owned = |k: &str| schema::find_top(kind, None, k).is_some_and(|d| d.mutability == Mutability::ReadOnly);
     let mut out = Map::new();
     for (k, v) in normalized {
         let is_schemas = k == "schemas";
@@ -86,9 +84,7 @@ fn apply_pathless(
         };
         let target = match target {
             // An unknown extension sent as a whole object, like in resource.rs.
-            Target::UnknownAttr { key: owner, .. } if is_urn(key) && v.is_object() && !res.contains_key(&owner) => {
-                Target::UnknownExt { key: key.clone() }
-            }
+            Target::UnknownAttr { key: owner, .. } if is_urn(key) && v.is_object() && !res.contains_key(&owner) => Target::UnknownExt { key: key.clone() },
             t => t,
         };
         apply_target(kind, res, op, target, Some(v), false, member_ops)?;
@@ -118,9 +114,7 @@ fn apply_target(
             Ok(())
         }
         Target::Attr { loc: Loc::Core, def, filter, sub } => apply_attr(res, op, def, filter.as_ref(), sub, value),
-        Target::Attr { loc: Loc::Ext(urn), def, filter, sub } => {
-            with_obj(res, &key_ci(res, urn), |ext| apply_attr(ext, op, def, filter.as_ref(), sub, value))
-        }
+        Target::Attr { loc: Loc::Ext(urn), def, filter, sub } => with_obj(res, &key_ci(res, urn), |ext| apply_attr(ext, op, def, filter.as_ref(), sub, value)),
         Target::Extension { urn, attrs } => apply_extension(res, op, urn, attrs, value),
         Target::UnknownExt { key } => apply_unknown_ext(res, op, &key, value),
         Target::UnknownAttr { key, name, sub } => with_obj(res, &key, |ext| {
@@ -221,9 +215,7 @@ fn remove_values(c: &mut Map<String, Value>, def: &'static AttrDef, value: &Valu
     let target_values: Vec<Value> = targets.iter().filter_map(|t| t.get("value")).map(fold).collect();
     let by_value: HashSet<ValueKey<'_>> = target_values.iter().map(ValueKey).collect();
     let whole: HashSet<ValueKey<'_>> = targets.iter().filter(|t| t.get("value").is_none()).map(ValueKey).collect();
-    let hit = |el: &Value| {
-        el.get("value").is_some_and(|v| by_value.contains(&ValueKey(&fold(v)))) || whole.contains(&ValueKey(el))
-    };
+    let hit = |el: &Value| el.get("value").is_some_and(|v| by_value.contains(&ValueKey(&fold(v)))) || whole.contains(&ValueKey(el));
     if let Some(Value::Array(list)) = c.get_mut(def.name) {
         list.retain(|el| !hit(el));
         if list.is_empty() {
@@ -235,13 +227,7 @@ fn remove_values(c: &mut Map<String, Value>, def: &'static AttrDef, value: &Valu
 
 /// `emails.value` without a filter addresses that sub-attribute of every
 /// element; with no elements, add/replace create one.
-fn apply_every_element(
-    c: &mut Map<String, Value>,
-    op: OpKind,
-    def: &'static AttrDef,
-    sd: &'static AttrDef,
-    value: &Value,
-) -> Result<(), ScimError> {
+fn apply_every_element(c: &mut Map<String, Value>, op: OpKind, def: &'static AttrDef, sd: &'static AttrDef, value: &Value) -> Result<(), ScimError> {
     let new = if op == OpKind::Remove { None } else { normalize_attr_value(sd, value)? };
     if op == OpKind::Add && new.is_none() {
         return Ok(());

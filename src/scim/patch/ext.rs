@@ -9,16 +9,12 @@ use super::paths::key_ci;
 use super::OpKind;
 use crate::scim::error::ScimError;
 use crate::scim::resource::is_unassigned;
-use crate::scim::values::retain_unseen;
 use crate::scim::schema::{self, AttrDef, Mutability};
+use crate::scim::values::retain_unseen;
 
 /// Runs `f` on the object at `key` (created when absent) and drops it if it
 /// ends up empty, so removing the last sub-attribute unassigns the parent.
-pub(super) fn with_obj<R>(
-    map: &mut Map<String, Value>,
-    key: &str,
-    f: impl FnOnce(&mut Map<String, Value>) -> Result<R, ScimError>,
-) -> Result<R, ScimError> {
+pub(super) fn with_obj<R>(map: &mut Map<String, Value>, key: &str, f: impl FnOnce(&mut Map<String, Value>) -> Result<R, ScimError>) -> Result<R, ScimError> {
     let slot = map.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
     let Value::Object(obj) = slot else {
         return Err(ScimError::invalid_path(format!("'{key}' is not a complex attribute")));
@@ -33,13 +29,7 @@ pub(super) fn with_obj<R>(
 /// The enterprise extension object as a whole (`path` = its URN): add and
 /// replace merge the given attributes (RFC 7644 §3.5.2.3 for complex
 /// values); remove drops it.
-pub(super) fn apply_extension(
-    res: &mut Map<String, Value>,
-    op: OpKind,
-    urn: &'static str,
-    attrs: &'static [AttrDef],
-    value: &Value,
-) -> Result<(), ScimError> {
+pub(super) fn apply_extension(res: &mut Map<String, Value>, op: OpKind, urn: &'static str, attrs: &'static [AttrDef], value: &Value) -> Result<(), ScimError> {
     let key = key_ci(res, urn);
     match value {
         _ if op == OpKind::Remove => {

@@ -25,19 +25,12 @@ use crate::scim::schema::AttrDef;
 ///   else of the value;
 /// - `members[…].display` and other sub-attribute paths change nothing
 ///   (`display` is readOnly, `value`/`type`/`$ref` identify the member).
-pub(super) fn member_ops(
-    op: OpKind,
-    filter: Option<&Filter>,
-    sub: Option<&'static AttrDef>,
-    value: &Value,
-) -> Result<Vec<MemberOp>, ScimError> {
+pub(super) fn member_ops(op: OpKind, filter: Option<&Filter>, sub: Option<&'static AttrDef>, value: &Value) -> Result<Vec<MemberOp>, ScimError> {
     if sub.is_some() {
         return Ok(Vec::new());
     }
     let non_empty = |ops: Vec<MemberOp>| -> Vec<MemberOp> {
-        ops.into_iter()
-            .filter(|o| !matches!(o, MemberOp::Add(ids) | MemberOp::Remove(ids) if ids.is_empty()))
-            .collect()
+        ops.into_iter().filter(|o| !matches!(o, MemberOp::Add(ids) | MemberOp::Remove(ids) if ids.is_empty())).collect()
     };
     let ops = match (op, filter) {
         (OpKind::Add, None) => vec![MemberOp::Add(member_ids(value)?)],

@@ -37,9 +37,9 @@ fn parse_op(index: usize, op: &Value) -> Result<PatchOp, ScimError> {
     let path = match get_ci(obj, "path") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => Some(parse_patch_path(s).map_err(|e| {
-            ScimError::invalid_path(format!("Operations[{index}]: invalid path '{s}': {}", e.message))
-        })?),
+        Some(Value::String(s)) => {
+            Some(parse_patch_path(s).map_err(|e| ScimError::invalid_path(format!("Operations[{index}]: invalid path '{s}': {}", e.message)))?)
+        }
         Some(_) => return Err(ScimError::invalid_path(format!("Operations[{index}]: 'path' must be a string"))),
     };
     let value = get_ci(obj, "value").cloned();

@@ -89,9 +89,7 @@ pub(super) fn resolve(kind: ResourceKind, resource: &Map<String, Value>, path: &
         Some(_) if def.ty != AttrType::Complex => {
             return Err(ScimError::invalid_path(format!("'{}' has no sub-attributes", def.name)));
         }
-        Some(s) => Some(schema::find(def.sub, s).ok_or_else(|| {
-            ScimError::invalid_path(format!("'{}' has no sub-attribute '{s}'", def.name))
-        })?),
+        Some(s) => Some(schema::find(def.sub, s).ok_or_else(|| ScimError::invalid_path(format!("'{}' has no sub-attribute '{s}'", def.name)))?),
     };
     Ok(Target::Attr { loc, def, filter: path.filter.clone(), sub })
 }
@@ -109,11 +107,8 @@ fn unknown_extension(resource: &Map<String, Value>, path: &PatchPath, uri: &str)
         return Err(ScimError::invalid_path(format!("No schema is known for '{uri}'; value filters need one")));
     }
     let existing = |k: &str| resource.keys().find(|key| key.eq_ignore_ascii_case(k)).cloned();
-    let listed = |k: &str| {
-        resource.get("schemas").and_then(Value::as_array).is_some_and(|a| {
-            a.iter().filter_map(Value::as_str).any(|s| s.eq_ignore_ascii_case(k))
-        })
-    };
+    let listed =
+        |k: &str| resource.get("schemas").and_then(Value::as_array).is_some_and(|a| a.iter().filter_map(Value::as_str).any(|s| s.eq_ignore_ascii_case(k)));
     let attr = &path.attr;
     if let Some(full) = attr.full_urn_candidate() {
         if let Some(key) = existing(&full) {
@@ -196,9 +191,7 @@ fn collect_value_ids(filter: &Filter, out: &mut Vec<String>, depth: usize) -> Op
             collect_value_ids(a, out, depth + 1)?;
             collect_value_ids(b, out, depth + 1)
         }
-        Filter::Compare { path, op: CompareOp::Eq, value }
-            if path.uri.is_none() && path.sub_attr.is_none() && path.name.eq_ignore_ascii_case("value") =>
-        {
+        Filter::Compare { path, op: CompareOp::Eq, value } if path.uri.is_none() && path.sub_attr.is_none() && path.name.eq_ignore_ascii_case("value") => {
             let id = match value {
                 CompValue::String(s) => s.trim().to_string(),
                 CompValue::Number(n) => n.to_string(),

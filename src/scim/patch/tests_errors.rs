@@ -40,7 +40,8 @@ fn malformed_bodies_are_invalid_syntax() {
 fn op_names_and_keys_are_case_insensitive_and_an_empty_path_is_no_path() {
     let ops = parse_patch(&json!({"SCHEMAS": [PATCH_SCHEMA], "operations": [
         {"OP": "Add", "Path": "", "Value": {"title": "x"}}, {"op": "REPLACE", "path": "title", "value": "y"}, {"op": "remove", "path": "title"}
-    ]})).unwrap();
+    ]}))
+    .unwrap();
     let kinds: Vec<OpKind> = ops.iter().map(|o| o.op).collect();
     assert_eq!(kinds, [OpKind::Add, OpKind::Replace, OpKind::Remove]);
     assert!(ops[0].path.is_none());
@@ -71,7 +72,10 @@ fn structurally_wrong_or_unknown_paths_are_invalid_path() {
 #[test]
 fn a_pathless_value_must_be_an_object() {
     assert_eq!(user_err(json!([{"op": "replace", "value": "x"}])).scim_type, Some(ScimType::InvalidValue));
-    assert_eq!(user_err(json!([{"op": "add", "path": "emails[type eq \"work\"]", "value": [{"value": "a"}, {"value": "b"}]}])).scim_type, Some(ScimType::InvalidValue));
+    assert_eq!(
+        user_err(json!([{"op": "add", "path": "emails[type eq \"work\"]", "value": [{"value": "a"}, {"value": "b"}]}])).scim_type,
+        Some(ScimType::InvalidValue)
+    );
 }
 
 #[test]

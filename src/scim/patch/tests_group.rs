@@ -41,8 +41,10 @@ fn okta_membership_patch_removes_by_filter_and_adds_in_one_request() {
 
 #[test]
 fn okta_full_push_replaces_members_and_an_empty_list_empties() {
-    assert_eq!(member_ops(json!([{"op": "replace", "path": "members", "value": [{"value": "u1"}, {"value": "u2"}]}])),
-               [MemberOp::ReplaceAll(ids(&["u1", "u2"]))]);
+    assert_eq!(
+        member_ops(json!([{"op": "replace", "path": "members", "value": [{"value": "u1"}, {"value": "u2"}]}])),
+        [MemberOp::ReplaceAll(ids(&["u1", "u2"]))]
+    );
     assert_eq!(member_ops(json!([{"op": "replace", "path": "members", "value": []}])), [MemberOp::ReplaceAll(vec![])]);
 }
 
@@ -64,11 +66,15 @@ fn entra_adds_several_members_with_null_refs_in_one_op() {
 #[test]
 fn entra_removes_with_a_value_array_or_a_filter_and_renames() {
     let mut g = group();
-    let ops = patch(&mut g, json!([
-        {"op": "Remove", "path": "members", "value": [{"$ref": null, "value": "u1"}, {"$ref": null, "value": "u2"}]},
-        {"op": "remove", "path": "members[value eq \"u3\"]"},
-        {"op": "Replace", "path": "displayName", "value": "Engineering"}
-    ])).unwrap();
+    let ops = patch(
+        &mut g,
+        json!([
+            {"op": "Remove", "path": "members", "value": [{"$ref": null, "value": "u1"}, {"$ref": null, "value": "u2"}]},
+            {"op": "remove", "path": "members[value eq \"u3\"]"},
+            {"op": "Replace", "path": "displayName", "value": "Engineering"}
+        ]),
+    )
+    .unwrap();
     assert_eq!(ops, [MemberOp::Remove(ids(&["u1", "u2"])), MemberOp::Remove(ids(&["u3"]))]);
     assert_eq!(g["displayName"], json!("Engineering"));
     assert_eq!(g["schemas"], json!([GROUP_SCHEMA, MS]), "Entra's extra schema URN survives");
@@ -76,10 +82,13 @@ fn entra_removes_with_a_value_array_or_a_filter_and_renames() {
 
 #[test]
 fn jumpcloud_value_array_form_without_filter_adds_and_removes() {
-    assert_eq!(member_ops(json!([
-        {"op": "add", "path": "members", "value": [{"value": "u1"}, {"value": "u2"}]},
-        {"op": "remove", "path": "members", "value": [{"value": "u2"}]}
-    ])), [MemberOp::Add(ids(&["u1", "u2"])), MemberOp::Remove(ids(&["u2"]))]);
+    assert_eq!(
+        member_ops(json!([
+            {"op": "add", "path": "members", "value": [{"value": "u1"}, {"value": "u2"}]},
+            {"op": "remove", "path": "members", "value": [{"value": "u2"}]}
+        ])),
+        [MemberOp::Add(ids(&["u1", "u2"])), MemberOp::Remove(ids(&["u2"]))]
+    );
 }
 
 #[test]
@@ -89,26 +98,30 @@ fn a_bare_remove_of_members_removes_all() {
 
 #[test]
 fn member_filters_on_value_eq_joined_by_or_become_id_lists_others_remove_where() {
-    assert_eq!(member_ops(json!([{"op": "remove", "path": "members[value eq \"a\" or VALUE eq \"b\"]"}])),
-               [MemberOp::Remove(ids(&["a", "b"]))]);
+    assert_eq!(member_ops(json!([{"op": "remove", "path": "members[value eq \"a\" or VALUE eq \"b\"]"}])), [MemberOp::Remove(ids(&["a", "b"]))]);
     let filter = "display sw \"contractor\"";
-    assert_eq!(member_ops(json!([{"op": "remove", "path": format!("members[{filter}]")}])),
-               [MemberOp::RemoveWhere(parse_filter(filter).unwrap())]);
+    assert_eq!(member_ops(json!([{"op": "remove", "path": format!("members[{filter}]")}])), [MemberOp::RemoveWhere(parse_filter(filter).unwrap())]);
 }
 
 #[test]
 fn replace_through_a_members_filter_removes_matches_then_adds_the_value() {
-    assert_eq!(member_ops(json!([{"op": "replace", "path": "members[value eq \"u1\"]", "value": [{"value": "u9"}]}])),
-               [MemberOp::RemoveWhere(parse_filter("value eq \"u1\"").unwrap()), MemberOp::Add(ids(&["u9"]))]);
+    assert_eq!(
+        member_ops(json!([{"op": "replace", "path": "members[value eq \"u1\"]", "value": [{"value": "u9"}]}])),
+        [MemberOp::RemoveWhere(parse_filter("value eq \"u1\"").unwrap()), MemberOp::Add(ids(&["u9"]))]
+    );
 }
 
 #[test]
 fn pathless_add_and_replace_with_members_become_add_and_replace_all() {
     let mut g = group();
-    let ops = patch(&mut g, json!([
-        {"op": "add", "value": {"members": [{"value": "u1"}, "u2"]}},
-        {"op": "replace", "value": {"displayName": "Ops", "members": [{"value": "u3"}]}}
-    ])).unwrap();
+    let ops = patch(
+        &mut g,
+        json!([
+            {"op": "add", "value": {"members": [{"value": "u1"}, "u2"]}},
+            {"op": "replace", "value": {"displayName": "Ops", "members": [{"value": "u3"}]}}
+        ]),
+    )
+    .unwrap();
     assert_eq!(ops, [MemberOp::Add(ids(&["u1", "u2"])), MemberOp::ReplaceAll(ids(&["u3"]))]);
     assert_eq!(g["displayName"], json!("Ops"));
     assert!(g.get("members").is_none());
@@ -120,15 +133,19 @@ fn member_sub_attribute_paths_and_empty_lists_change_nothing() {
         {"op": "replace", "path": "members[value eq \"u1\"].display", "value": "x"},
         {"op": "add", "path": "members", "value": []},
         {"op": "remove", "path": "members", "value": []}
-    ])).is_empty());
+    ]))
+    .is_empty());
 }
 
 #[test]
 fn duplicate_ids_collapse_so_member_ops_stay_idempotent() {
-    assert_eq!(member_ops(json!([
-        {"op": "add", "path": "members", "value": [{"value": "u1"}, {"value": "u1"}, "u1"]},
-        {"op": "remove", "path": "members[value eq \"u2\" or value eq \"u2\"]"}
-    ])), [MemberOp::Add(ids(&["u1"])), MemberOp::Remove(ids(&["u2"]))]);
+    assert_eq!(
+        member_ops(json!([
+            {"op": "add", "path": "members", "value": [{"value": "u1"}, {"value": "u1"}, "u1"]},
+            {"op": "remove", "path": "members[value eq \"u2\" or value eq \"u2\"]"}
+        ])),
+        [MemberOp::Add(ids(&["u1"])), MemberOp::Remove(ids(&["u2"]))]
+    );
 }
 
 #[test]
@@ -143,11 +160,15 @@ fn nested_groups_and_members_without_value_are_invalid_value() {
 #[test]
 fn a_failing_op_after_member_ops_returns_an_error_and_leaves_the_group_unchanged() {
     let mut g = group();
-    let e = patch(&mut g, json!([
-        {"op": "replace", "path": "displayName", "value": "Changed"},
-        {"op": "add", "path": "members", "value": [{"value": "u1"}]},
-        {"op": "replace", "path": "meta.version", "value": "x"}
-    ])).unwrap_err();
+    let e = patch(
+        &mut g,
+        json!([
+            {"op": "replace", "path": "displayName", "value": "Changed"},
+            {"op": "add", "path": "members", "value": [{"value": "u1"}]},
+            {"op": "replace", "path": "meta.version", "value": "x"}
+        ]),
+    )
+    .unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::Mutability));
     assert_eq!(g, group());
 }
@@ -174,11 +195,16 @@ fn external_id_can_be_replaced_and_removed() {
 #[test]
 fn rfc_7644_member_examples_remove_all_then_add_and_replace() {
     let id = "2819c223-7f76-453a-919d-413861904646";
-    assert_eq!(member_ops(json!([
-        {"op": "remove", "path": "members"},
-        {"op": "add", "path": "members", "value": [{"display": "Babs Jensen", "$ref": format!("https://example.com/v2/Users/{id}"), "value": id}]}
-    ])), [MemberOp::RemoveAll, MemberOp::Add(ids(&[id]))]);
+    assert_eq!(
+        member_ops(json!([
+            {"op": "remove", "path": "members"},
+            {"op": "add", "path": "members", "value": [{"display": "Babs Jensen", "$ref": format!("https://example.com/v2/Users/{id}"), "value": id}]}
+        ])),
+        [MemberOp::RemoveAll, MemberOp::Add(ids(&[id]))]
+    );
     assert_eq!(member_ops(json!([{"op": "add", "path": "members", "value": {"value": id}}])), [MemberOp::Add(ids(&[id]))]);
-    assert_eq!(member_ops(json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:Group:members", "value": [{"value": id}]}])),
-               [MemberOp::ReplaceAll(ids(&[id]))]);
+    assert_eq!(
+        member_ops(json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:Group:members", "value": [{"value": id}]}])),
+        [MemberOp::ReplaceAll(ids(&[id]))]
+    );
 }

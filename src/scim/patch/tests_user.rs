@@ -158,8 +158,12 @@ fn rfc_7644_replace_examples() {
     patch(&mut r, json!([{"op": "add", "path": "addresses", "value": [{"type": "work", "locality": "Hollywood", "region": "CA"}]}])).unwrap();
     patch(&mut r, json!([{"op": "replace", "path": "addresses[type eq \"work\"].locality", "value": "Burbank"}])).unwrap();
     assert_eq!(r["addresses"], json!([{"locality": "Burbank", "region": "CA", "type": "work"}]));
-    patch(&mut r, json!([{"op": "replace", "path": "addresses[type eq \"work\"]",
-        "value": {"streetAddress": "911 Universal City Plaza", "primary": true}}])).unwrap();
+    patch(
+        &mut r,
+        json!([{"op": "replace", "path": "addresses[type eq \"work\"]",
+        "value": {"streetAddress": "911 Universal City Plaza", "primary": true}}]),
+    )
+    .unwrap();
     assert_eq!(r["addresses"], json!([{"streetAddress": "911 Universal City Plaza", "type": "work", "primary": true}]));
     patch(&mut r, json!([{"op": "replace", "value": {"emails": [{"value": "only@x", "type": "work"}], "nickName": "B"}}])).unwrap();
     assert_eq!(r["emails"], json!([{"value": "only@x", "type": "work"}]));
@@ -191,10 +195,14 @@ fn enterprise_extension_object_paths_merge_and_update_schemas() {
 #[test]
 fn unknown_extensions_are_stored_under_their_urn() {
     let mut r = stored(json!({"userName": "u"}));
-    patch(&mut r, json!([
-        {"op": "add", "path": "urn:acme:params:ext:1.0:User:badge", "value": 7},
-        {"op": "add", "value": {"urn:other:ext:2.0:User": {"tier": "gold"}}}
-    ])).unwrap();
+    patch(
+        &mut r,
+        json!([
+            {"op": "add", "path": "urn:acme:params:ext:1.0:User:badge", "value": 7},
+            {"op": "add", "value": {"urn:other:ext:2.0:User": {"tier": "gold"}}}
+        ]),
+    )
+    .unwrap();
     assert_eq!(r["urn:acme:params:ext:1.0:User"], json!({"badge": 7}));
     assert_eq!(r["urn:other:ext:2.0:User"], json!({"tier": "gold"}));
     patch(&mut r, json!([{"op": "remove", "path": "urn:acme:params:ext:1.0:User:badge"}])).unwrap();
@@ -206,10 +214,14 @@ fn unknown_extensions_are_stored_under_their_urn() {
 #[test]
 fn a_failing_later_op_leaves_the_resource_unchanged() {
     let mut r = base();
-    let e = patch(&mut r, json!([
-        {"op": "replace", "path": "displayName", "value": "Changed"},
-        {"op": "replace", "path": "emails[type eq \"work\"].primary", "value": "sometimes"}
-    ])).unwrap_err();
+    let e = patch(
+        &mut r,
+        json!([
+            {"op": "replace", "path": "displayName", "value": "Changed"},
+            {"op": "replace", "path": "emails[type eq \"work\"].primary", "value": "sometimes"}
+        ]),
+    )
+    .unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
     assert_eq!(r, base());
 }
