@@ -112,6 +112,8 @@ impl std::fmt::Display for DbError {
     }
 }
 
+impl std::error::Error for DbError {}
+
 /// The database: D1 in the Worker, SQLite natively.
 #[allow(async_fn_in_trait)]
 pub trait Db {
@@ -168,6 +170,96 @@ impl RowExt for Row {
     fn int(&self, col: &str) -> Option<i64> {
         let v = self.get(col)?;
         v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    }
+}
+
+/// A batch being built: each statement pushed hands back a [`Slot`], and the
+/// results are read through the slots, never by position. Adding a
+/// statement therefore cannot shift what another caller reads.
+#[derive(Debug, Default)]
+pub struct Batch {
+    stmts: Vec<Stmt>,
+}
+
+/// Where one statement's result will be in a [`Batch`]'s [`Results`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot(usize);
+
+/// Where a run of statements' results will be (see [`Batch::extend`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slots {
+    start: usize,
+    len: usize,
+}
+
+impl Slots {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The slot of the `i`-th statement of the run.
+    pub fn get(&self, i: usize) -> Option<Slot> {
+        (i < self.len).then_some(Slot(self.start + i))
+    }
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Batch { stmts: Vec::new() }
+    }
+    /// Appends a statement; its result is read through the returned slot.
+    pub fn push(&mut self, stmt: Stmt) -> Slot {
+        self.stmts.push(stmt);
+        Slot(self.stmts.len() - 1)
+    }
+    /// Appends statements whose results are read together (or not at all).
+    pub fn extend(&mut self, stmts: impl IntoIterator<Item = Stmt>) -> Slots {
+        let start = self.stmts.len();
+        self.stmts.extend(stmts);
+        Slots { start, len: self.stmts.len() - start }
+    }
+    pub fn len(&self) -> usize {
+        self.stmts.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.stmts.is_empty()
+    }
+    /// The statements, for a [`Db`] that is handed them directly.
+    pub fn into_stmts(self) -> Vec<Stmt> {
+        self.stmts
+    }
+    /// Runs the batch as one transaction.
+    pub async fn run<D: Db>(self, db: &D) -> Result<Results, DbError> {
+        Ok(Results { results: db.batch(self.stmts).await? })
+    }
+}
+
+/// The results of a [`Batch`], read by [`Slot`].
+#[derive(Debug, Clone, Default)]
+pub struct Results {
+    results: Vec<StmtResult>,
+}
+
+impl Results {
+    /// The rows of the statement at `slot` (empty when it returned none).
+    pub fn rows(&self, slot: Slot) -> &[Row] {
+        rows(&self.results, slot.0)
+    }
+    /// The first row of the statement at `slot`.
+    pub fn first(&self, slot: Slot) -> Option<&Row> {
+        self.rows(slot).first()
+    }
+    /// The whole result (rows and cost) of the statement at `slot`.
+    pub fn get(&self, slot: Slot) -> Option<&StmtResult> {
+        self.results.get(slot.0)
+    }
+    /// Moves the results of a run of statements out.
+    pub fn take(&mut self, slots: Slots) -> Vec<StmtResult> {
+        let end = (slots.start + slots.len).min(self.results.len());
+        let start = slots.start.min(end);
+        self.results.get_mut(start..end).map(|r| r.iter_mut().map(std::mem::take).collect()).unwrap_or_default()
     }
 }
 

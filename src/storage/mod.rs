@@ -3,9 +3,10 @@
 
 pub mod db;
 pub mod filter_sql;
+pub mod guard;
 pub mod removal_sql;
 pub mod scim_sql;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;
 
-pub use db::{Db, DbError, Row, RowExt, SqlValue, Stmt, StmtResult};
+pub use db::{Batch, Db, DbError, Results, Row, RowExt, Slot, Slots, SqlValue, Stmt, StmtResult};
