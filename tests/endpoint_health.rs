@@ -43,7 +43,7 @@ fn setup(tune: impl FnOnce(&mut Config)) -> (App, Dir, String, Receiver) {
 /// Runs the consumer on one Queue batch of `msgs`.
 fn consume(app: &App, rx: &Receiver, msgs: Vec<QueueMessage>) {
     rx.now.set(app.clock.get());
-    let svc = Services { db: &app.db, cfg: &app.cfg, now: Millis(app.clock.get()), entropy: &app.entropy };
+    let svc = Services::new(&app.db, &app.cfg, Millis(app.clock.get()), &app.entropy);
     block_on(handle_batch(&svc, rx, &msgs));
 }
 
@@ -63,7 +63,7 @@ fn endpoint(app: &App, id: &str) -> Value {
 }
 
 fn sweep_now(app: &App) -> Vec<QueueMessage> {
-    let svc = Services { db: &app.db, cfg: &app.cfg, now: Millis(app.clock.get()), entropy: &app.entropy };
+    let svc = Services::new(&app.db, &app.cfg, Millis(app.clock.get()), &app.entropy);
     block_on(sweep(&svc)).unwrap()
 }
 

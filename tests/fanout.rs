@@ -103,7 +103,7 @@ impl Db for Sizes<'_> {
 fn run_once(app: &App, chunks: usize) -> (fanout::Progress, Vec<(usize, usize)>) {
     app.advance(1);
     let sizes = Sizes { inner: &app.db, batches: RefCell::new(Vec::new()) };
-    let svc = Services { db: &sizes, cfg: &app.cfg, now: Millis(app.clock.get()), entropy: &app.entropy };
+    let svc = Services::new(&sizes, &app.cfg, Millis(app.clock.get()), &app.entropy);
     let p = block_on(fanout::run(&svc, chunks)).unwrap();
     (p, sizes.batches.into_inner())
 }
@@ -285,7 +285,7 @@ fn a_directory_of_100000_users_is_purged_in_bounded_rounds_with_only_dsync_delet
         invocations += 1;
         assert!(invocations < 100);
         let sizes = Sizes { inner: &app.db, batches: RefCell::new(Vec::new()) };
-        let svc = Services { db: &sizes, cfg: &app.cfg, now: Millis(app.clock.get()), entropy: &app.entropy };
+        let svc = Services::new(&sizes, &app.cfg, Millis(app.clock.get()), &app.entropy);
         // The removal worker skips a directory being deleted.
         assert_eq!(block_on(fanout::run(&svc, 1)).unwrap().chunks, 0);
         let (done, rounds) = block_on(maintenance::purge_directory(&svc, &dir.id, maintenance::PURGE_ROUNDS)).unwrap();

@@ -71,7 +71,8 @@ fn deleting_a_directory_emits_dsync_deleted_revokes_tokens_and_purges_its_data()
     assert_eq!(app.scim(&dir, "GET", "/Users", None).status, 401, "a deleted directory answers like an unknown one");
     let names = app.event_names(&dir);
     assert_eq!(names.last().map(String::as_str), Some("dsync.deleted"));
-    let svc = Services { db: &app.db, cfg: &app.cfg, now: Millis(app.clock.get()), entropy: &support::Xorshift(std::cell::Cell::new(7)) };
+    let entropy = support::Xorshift(std::cell::Cell::new(7));
+    let svc = Services::new(&app.db, &app.cfg, Millis(app.clock.get()), &entropy);
     assert!(block_on(purge_directory(&svc, &dir.id, rollcall::app::maintenance::PURGE_ROUNDS)).unwrap().0);
     assert_eq!(app.admin("GET", &format!("/v1/directories/{}", dir.id), None).status, 404);
     assert_eq!(app.admin("GET", &format!("/v1/directory_users?directory_id={}", dir.id), None).body["data"], json!([]));

@@ -111,6 +111,59 @@ impl HttpResponse {
     }
 }
 
+/// Path segments that name a route rather than a resource.
+const ROUTE_WORDS: &[&str] = &[
+    "scim",
+    "v2",
+    "v1",
+    "Users",
+    "Groups",
+    "ServiceProviderConfig",
+    "ResourceTypes",
+    "Schemas",
+    ".search",
+    "oauth",
+    "token",
+    "health",
+    "organizations",
+    "domains",
+    "directories",
+    "tokens",
+    "directory_users",
+    "directory_groups",
+    "events",
+    "redeliver",
+    "webhook_endpoints",
+    "rotate_secret",
+    "deliveries",
+];
+
+/// A request's route pattern for logs, such as `/scim/v2/{directory}/Users/{id}`,
+/// and the directory it names. Every segment that is not a route word is
+/// replaced, so no caller-chosen text reaches the log line; at most 8
+/// segments are kept.
+pub fn route_of(path: &str) -> (String, Option<String>) {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let scim = segments.first().is_some_and(|s| s.eq_ignore_ascii_case("scim"));
+    let directory = scim.then(|| segments.get(2).map(|d| d.chars().take(64).collect::<String>())).flatten();
+    let mut out = String::new();
+    for (i, seg) in segments.iter().take(8).enumerate() {
+        out.push('/');
+        match ROUTE_WORDS.iter().find(|w| w.eq_ignore_ascii_case(seg)) {
+            Some(w) if !(scim && i == 2) => out.push_str(w),
+            _ if scim && i == 2 => out.push_str("{directory}"),
+            _ => out.push_str("{id}"),
+        }
+    }
+    if segments.len() > 8 {
+        out.push_str("/…");
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    (out, directory)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +176,14 @@ mod tests {
         assert_eq!(r.path, "/scim/v2/d/Users");
         assert_eq!(r.param("COUNT"), Some("2"));
         assert_eq!(r.method, "GET");
+    }
+
+    #[test]
+    fn routes_are_logged_as_patterns_without_caller_text() {
+        assert_eq!(route_of("/scim/v2/directory_1/users/u%20x"), ("/scim/v2/{directory}/Users/{id}".into(), Some("directory_1".into())));
+        assert_eq!(route_of("/v1/directories/d1/tokens"), ("/v1/directories/{id}/tokens".into(), None));
+        assert_eq!(route_of("/"), ("/".into(), None));
+        assert_eq!(route_of("/a/b/c/d/e/f/g/h/i").0, "/{id}/{id}/{id}/{id}/{id}/{id}/{id}/{id}/…");
     }
 
     #[test]

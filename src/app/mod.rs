@@ -5,8 +5,10 @@
 pub mod api;
 pub mod config;
 pub mod delivery;
+pub mod errors;
 pub mod fanout;
 pub mod http;
+pub mod isolate;
 pub mod maintenance;
 pub mod scim;
 
@@ -20,11 +22,40 @@ pub use http::{HttpRequest, HttpResponse};
 use serde_json::json;
 
 /// What one invocation may use.
+///
+/// Two kinds of database: the control database (organisations, domains,
+/// directories, tokens and OAuth clients, webhook endpoints) and the data
+/// database a directory lives in (its users, groups, memberships, events
+/// and their deliveries). [`Services::data`] is the resolver from a
+/// directory to its data database. Today every deployment binds one D1
+/// database for both, which [`Services::shared`] reports so use cases can
+/// keep a control check and data reads in one batch; the native test suite
+/// also runs with two separate SQLite databases (tests/split_databases.rs).
 pub struct Services<'a, D: Db> {
+    /// The control database.
     pub db: &'a D,
+    /// The data database (one for every directory today).
+    pub data: &'a D,
     pub cfg: &'a Config,
     pub now: Millis,
     pub entropy: &'a dyn Entropy,
+}
+
+impl<'a, D: Db> Services<'a, D> {
+    /// One database for control and data (every deployment today).
+    pub fn new(db: &'a D, cfg: &'a Config, now: Millis, entropy: &'a dyn Entropy) -> Self {
+        Services { db, data: db, cfg, now, entropy }
+    }
+    /// Separate control and data databases.
+    pub fn split(control: &'a D, data: &'a D, cfg: &'a Config, now: Millis, entropy: &'a dyn Entropy) -> Self {
+        Services { db: control, data, cfg, now, entropy }
+    }
+    /// The same settings, clock and entropy over other database handles
+    /// (for metering): `control` and `data` must be the handles of
+    /// `self.db` and `self.data`, and the same handle when those are.
+    pub fn over<'b, E: Db>(&'b self, control: &'b E, data: &'b E) -> Services<'b, E> {
+        Services { db: control, data, cfg: self.cfg, now: self.now, entropy: self.entropy }
+    }
 }
 
 impl<D: Db> Services<'_, D> {
@@ -33,6 +64,23 @@ impl<D: Db> Services<'_, D> {
     }
     pub fn now_text(&self) -> String {
         self.now.to_rfc3339()
+    }
+    /// The control database.
+    pub fn control(&self) -> &D {
+        self.db
+    }
+    /// The data database that holds `directory_id`.
+    pub fn data(&self, _directory_id: &str) -> &D {
+        self.data
+    }
+    /// Every data database (sweeps that are not about one directory).
+    pub fn data_all(&self) -> [&D; 1] {
+        [self.data]
+    }
+    /// Whether control and data are one database, so one batch (one
+    /// transaction) can span both.
+    pub fn shared(&self) -> bool {
+        std::ptr::eq(self.db, self.data)
     }
 }
 
@@ -48,6 +96,9 @@ pub struct Outcome {
     pub run_removals: bool,
     /// What the request cost in D1 (for the shell's one log line per request).
     pub cost: Cost,
+    /// What went wrong inside (a storage failure, a missing setting), for
+    /// the log line; never part of the response and never a secret.
+    pub error: Option<String>,
 }
 
 /// D1 calls and rows of one request, as D1 bills them.
@@ -58,9 +109,27 @@ pub struct Cost {
     pub rows_written: u64,
 }
 
+impl Cost {
+    /// What a metered database handle has counted.
+    pub fn of<D: Db>(m: &Metered<'_, D>) -> Self {
+        Cost { calls: m.calls.get(), rows_read: m.rows_read.get(), rows_written: m.rows_written.get() }
+    }
+}
+
+impl std::ops::Add for Cost {
+    type Output = Cost;
+    fn add(self, o: Cost) -> Cost {
+        Cost { calls: self.calls + o.calls, rows_read: self.rows_read + o.rows_read, rows_written: self.rows_written + o.rows_written }
+    }
+}
+
 impl Outcome {
     pub fn respond(response: HttpResponse) -> Self {
         Outcome { response: Some(response), ..Default::default() }
+    }
+    /// An error response and its inner cause, for the log line.
+    pub fn failed(response: HttpResponse, error: Option<String>) -> Self {
+        Outcome { response: Some(response), error, ..Default::default() }
     }
     /// A response and the events (by id) it created.
     pub fn with_events(response: HttpResponse, event_ids: Vec<String>) -> Self {
@@ -77,10 +146,10 @@ impl Outcome {
 
 /// Routes one HTTP request.
 pub async fn handle<D: Db>(svc: &Services<'_, D>, req: HttpRequest) -> Outcome {
-    let metered = Metered::new(svc.db);
-    let msvc = Services { db: &metered, cfg: svc.cfg, now: svc.now, entropy: svc.entropy };
+    let (control, data) = (Metered::new(svc.db), Metered::new(svc.data));
+    let msvc = if svc.shared() { svc.over(&control, &control) } else { svc.over(&control, &data) };
     let mut out = if svc.entropy.fill(&mut [0u8; 16]) { route(&msvc, &req).await } else { entropy_unavailable(&req) };
-    out.cost = Cost { calls: metered.calls.get(), rows_read: metered.rows_read.get(), rows_written: metered.rows_written.get() };
+    out.cost = Cost::of(&control) + if svc.shared() { Cost::default() } else { Cost::of(&data) };
     // Cost headers are a benchmarking aid: off unless enabled, and never on
     // a refusal (a 401 must not tell how much it would have read).
     if svc.cfg.expose_cost && out.response.as_ref().is_some_and(|r| (200..300).contains(&r.status)) {
@@ -98,14 +167,13 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: HttpRequest) -> Outcome {
 /// 503 when the entropy source fails: no id or secret is made from
 /// predictable bytes. In the protocol's own form.
 fn entropy_unavailable(req: &HttpRequest) -> Outcome {
-    log_error("entropy source failed: answering 503");
     let detail = "No secure randomness is available right now; retry later";
     let r = if req.path.starts_with("/scim/") {
         scim::error_response(&crate::scim::ScimError { retry_after: Some(1), ..crate::scim::ScimError::new(503, None, detail) })
     } else {
         api::ApiError::new(503, "entropy_unavailable", detail).response().header("retry-after", "1")
     };
-    Outcome::respond(r)
+    Outcome::failed(r, Some("entropy source failed: answering 503".into()))
 }
 
 async fn route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> Outcome {
@@ -116,19 +184,4 @@ async fn route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> Outcome {
         [] | ["health"] if svc.cfg.is_default_host(&req.host) => Outcome::respond(HttpResponse::json(200, &json!({ "service": "rollcall", "status": "ok" }))),
         _ => Outcome::respond(api::ApiError::not_found("No such endpoint").response()),
     }
-}
-
-thread_local! {
-    static LOGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Records an internal error for the shell to log (never shown to callers;
-/// callers of this never pass secrets).
-pub fn log_error(msg: &str) {
-    LOGS.with(|l| l.borrow_mut().push(msg.to_string()));
-}
-
-/// The errors recorded since the last call.
-pub fn take_logs() -> Vec<String> {
-    LOGS.with(|l| std::mem::take(&mut *l.borrow_mut()))
 }

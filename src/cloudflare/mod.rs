@@ -80,12 +80,6 @@ fn now() -> Millis {
     Millis(i64::try_from(Date::now().as_millis()).unwrap_or(0))
 }
 
-fn flush_logs() {
-    for line in app::take_logs() {
-        console_error!("{line}");
-    }
-}
-
 async fn publish(env: &Env, messages: &[QueueMessage]) {
     let Ok(queue) = env.queue(EVENTS_QUEUE) else {
         console_error!("queue binding {EVENTS_QUEUE} missing");
@@ -124,6 +118,7 @@ async fn send_delayed(env: &Env, sends: &[Send]) {
 /// handler's, with what it cost in D1.
 fn log_delivery(msg: &QueueMessage, h: &Handled) {
     let status = match h.outcomes.as_slice() {
+        _ if h.error.is_some() => "storage_error",
         [] if h.ack => "nothing",
         [] => "storage_error",
         [one] => one.status,
@@ -132,7 +127,7 @@ fn log_delivery(msg: &QueueMessage, h: &Handled) {
     let line = serde_json::json!({
         "msg": "delivery", "event_id": msg.event_id, "endpoint_id": msg.endpoint_id, "attempt": msg.attempt.max(1),
         "status": status, "outcomes": h.outcomes, "ms": h.ms,
-        "d1_calls": h.cost.calls, "rows_read": h.cost.rows_read, "rows_written": h.cost.rows_written,
+        "d1_calls": h.cost.calls, "rows_read": h.cost.rows_read, "rows_written": h.cost.rows_written, "error": h.error,
     });
     console_log!("{line}");
 }
@@ -158,19 +153,24 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
     let (method, path) = (request.method.clone(), request.path.clone());
     let db = D1(env.d1(DB)?);
     let out = {
-        let svc = Services { db: &db, cfg: &cfg, now: started, entropy: &WebCrypto };
+        let svc = Services::new(&db, &cfg, started, &WebCrypto);
         app::handle(&svc, request).await
     };
-    flush_logs();
     // One line per request: what was asked (never the query string, headers
     // or body: tokens and filters stay out of logs), the answer and its cost.
+    let (route, directory) = app::http::route_of(&path);
+    let status = out.response.as_ref().map_or(500, |r| r.status);
     let line = serde_json::json!({
-        "msg": "request", "method": method, "path": path.chars().take(256).collect::<String>(),
-        "status": out.response.as_ref().map_or(500, |r| r.status),
+        "msg": "request", "method": method, "route": route, "directory_id": directory, "path": path.chars().take(256).collect::<String>(),
+        "status": status, "ms": now().0 - started.0,
         "d1_calls": out.cost.calls, "rows_read": out.cost.rows_read, "rows_written": out.cost.rows_written,
-        "ms": now().0 - started.0,
+        "events": out.publish.iter().filter(|m| m.endpoint_id.is_none()).count(), "error": out.error,
     });
-    console_log!("{line}");
+    if status >= 500 {
+        console_error!("{line}");
+    } else {
+        console_log!("{line}");
+    }
     if !out.publish.is_empty() || out.purge_directory.is_some() || out.run_removals {
         let mut messages = out.publish.clone();
         let purge_id = out.purge_directory.clone();
@@ -179,7 +179,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         ctx.wait_until(async move {
             let db = env.d1(DB).map(D1);
             if let (true, Ok(db)) = (removals, &db) {
-                let svc = Services { db, cfg: &cfg, now: now(), entropy: &WebCrypto };
+                let svc = Services::new(db, &cfg, now(), &WebCrypto);
                 messages.extend(tell_removals(&svc, fanout::CHUNKS_AFTER_REQUEST).await);
             }
             if fail_send {
@@ -188,7 +188,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
                 publish(&env, &messages).await;
             }
             if let (Some(id), Ok(db)) = (purge_id, &db) {
-                let svc = Services { db, cfg: &cfg, now: now(), entropy: &WebCrypto };
+                let svc = Services::new(db, &cfg, now(), &WebCrypto);
                 purge(&svc, &id, PURGE_ROUNDS).await;
             }
         });
@@ -220,10 +220,9 @@ pub async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> work
     // invocation's connection budget, fairly across endpoints.
     let msgs: Vec<QueueMessage> = work.iter().map(|(_, m)| m.clone()).collect();
     let handled = {
-        let svc = Services { db: &db, cfg: &cfg, now: now(), entropy: &WebCrypto };
+        let svc = Services::new(&db, &cfg, now(), &WebCrypto);
         handle_batch(&svc, &outbound::Fetcher, &msgs).await
     };
-    flush_logs();
     let sends: Vec<Send> = handled.iter().flat_map(|h| h.send.iter().cloned()).collect();
     send_delayed(&env, &sends).await;
     let dead: Vec<&QueueMessage> = handled.iter().flat_map(|h| h.dead.iter()).collect();
@@ -254,15 +253,21 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
     let cfg = config(&env);
     let Ok(d) = env.d1(DB) else { return };
     let db = D1(d);
-    let svc = Services { db: &db, cfg: &cfg, now: now(), entropy: &WebCrypto };
-    match sweep(&svc).await {
-        Ok(messages) if !messages.is_empty() => {
-            console_log!("sweeper: republishing {} message(s)", messages.len());
-            publish(&env, &messages).await;
-        }
-        Ok(_) => {}
-        Err(e) => console_error!("sweeper failed: {e}"),
-    }
+    let started = now();
+    let svc = Services::new(&db, &cfg, started, &WebCrypto);
+    let (republished, error) = {
+        let metered = Metered::new(&db);
+        let result = sweep(&svc.over(&metered, &metered)).await;
+        let (republished, error) = match result {
+            Ok(messages) => {
+                publish(&env, &messages).await;
+                (messages.len(), None)
+            }
+            Err(e) => (0, Some(format!("storage: {e}"))),
+        };
+        log_work("sweep", &metered, started, serde_json::json!({"republished": republished, "error": error}));
+        (republished, error)
+    };
     let told = tell_removals(&svc, fanout::CHUNKS_PER_CRON).await;
     if !told.is_empty() && !cfg.fail_queue_send {
         publish(&env, &told).await;
@@ -278,7 +283,10 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
             }
         }
     }
-    flush_logs();
+    console_log!(
+        "{}",
+        serde_json::json!({"msg": "cron", "republished": republished, "removal_events": told.len(), "purge_rounds": PURGE_ROUNDS - rounds, "ms": now().0 - started.0, "error": error})
+    );
 }
 
 /// One JSON log line about background work, with what it cost in D1.
@@ -295,7 +303,7 @@ fn log_work(msg: &str, db: &Metered<'_, D1>, started: Millis, fields: serde_json
 /// Purges a deleted directory for at most `rounds` rounds; the rounds used.
 async fn purge(svc: &Services<'_, D1>, id: &str, rounds: usize) -> usize {
     let (started, db) = (now(), Metered::new(svc.db));
-    let msvc = Services { db: &db, cfg: svc.cfg, now: svc.now, entropy: svc.entropy };
+    let msvc = svc.over(&db, &db);
     match purge_directory(&msvc, id, rounds).await {
         Ok((done, used)) => {
             log_work("purge", &db, started, serde_json::json!({"rounds": used, "done": done}));
@@ -312,7 +320,7 @@ async fn purge(svc: &Services<'_, D1>, id: &str, rounds: usize) -> usize {
 /// the events written.
 async fn tell_removals(svc: &Services<'_, D1>, chunks: usize) -> Vec<QueueMessage> {
     let (started, db) = (now(), Metered::new(svc.db));
-    let msvc = Services { db: &db, cfg: svc.cfg, now: svc.now, entropy: svc.entropy };
+    let msvc = svc.over(&db, &db);
     match fanout::run(&msvc, chunks).await {
         Ok(p) => {
             if p.chunks > 0 {

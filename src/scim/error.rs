@@ -43,6 +43,8 @@ pub struct ScimError {
     pub detail: String,
     /// Seconds for a `Retry-After` header (429/503).
     pub retry_after: Option<u32>,
+    /// What went wrong inside, for the request's log line; never answered.
+    pub cause: Option<String>,
 }
 
 /// The error schema URN (RFC 7644 §3.12).
@@ -50,7 +52,7 @@ pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 impl ScimError {
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
-        ScimError { status, scim_type, detail: detail.into(), retry_after: None }
+        ScimError { status, scim_type, detail: detail.into(), retry_after: None, cause: None }
     }
     /// 400 with a scimType.
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {

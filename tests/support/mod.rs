@@ -102,7 +102,7 @@ impl App {
 
     pub fn raw(&self, method: &str, url: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> (Resp, app::Outcome) {
         self.advance(1);
-        let svc = Services { db: &self.db, cfg: &self.cfg, now: Millis(self.clock.get()), entropy: &self.entropy };
+        let svc = Services::new(&self.db, &self.cfg, Millis(self.clock.get()), &self.entropy);
         let out = block_on(app::handle(&svc, HttpRequest::new(method, url, headers, body)));
         let raw = out.response();
         let body = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
@@ -114,7 +114,7 @@ impl App {
     pub fn recorded(&self, req: HttpRequest) -> (Resp, Vec<Batch>) {
         self.advance(1);
         let rec = Recorder { inner: &self.db, batches: std::cell::RefCell::new(Vec::new()) };
-        let svc = Services { db: &rec, cfg: &self.cfg, now: Millis(self.clock.get()), entropy: &self.entropy };
+        let svc = Services::new(&rec, &self.cfg, Millis(self.clock.get()), &self.entropy);
         let out = block_on(app::handle(&svc, req));
         let raw = out.response();
         let body = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
@@ -177,7 +177,7 @@ impl App {
     pub fn run_removals(&self, chunks: usize) -> usize {
         for runs in 1..=100_000 {
             self.advance(1);
-            let svc = Services { db: &self.db, cfg: &self.cfg, now: Millis(self.clock.get()), entropy: &self.entropy };
+            let svc = Services::new(&self.db, &self.cfg, Millis(self.clock.get()), &self.entropy);
             if block_on(app::fanout::run(&svc, chunks)).unwrap().done {
                 return runs;
             }

@@ -1,7 +1,7 @@
 //! Directories and their SCIM credentials.
 
 use super::page::Page;
-use super::{body, internal, ok, required_str, ApiError, ApiResult};
+use super::{body, ok, required_str, ApiError, ApiResult};
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::directory::views::{directory_view, DIRECTORY_COLUMNS};
 use crate::events::{insert_events, kind, EventDraft};
@@ -91,7 +91,7 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
         .await
         .map_err(|e| match e {
             DbError::Precondition => ApiError::not_found("Organization not found"),
-            e => internal(e),
+            e => ApiError::from(e),
         })?;
     let mut v = first(&r, 3).map(view).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
@@ -106,12 +106,12 @@ pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult 
         Some(o) => ("d.organization_id = ?", vec![SqlValue::Text(o.to_string())]),
         None => ("1 = 1", Vec::new()),
     };
-    let r = svc.db.batch(vec![page.stmt(COLUMNS_WITH_COUNTS, "directories d", cond, params, "d.id")]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![page.stmt(COLUMNS_WITH_COUNTS, "directories d", cond, params, "d.id")]).await.map_err(ApiError::from)?;
     ok(200, &page.answer(rows(&r, 0).iter().map(view).collect(), |v| v["id"].as_str().map(str::to_string)))
 }
 
 pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
-    let r = svc.db.batch(vec![stmt!(format!("SELECT {COLUMNS_WITH_COUNTS} FROM directories d WHERE d.id = ?1"), id)]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![stmt!(format!("SELECT {COLUMNS_WITH_COUNTS} FROM directories d WHERE d.id = ?1"), id)]).await.map_err(ApiError::from)?;
     first(&r, 0).map(|d| ok(200, &view(d))).unwrap_or_else(|| Err(ApiError::not_found("Directory not found")))
 }
 
@@ -119,7 +119,7 @@ pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
 /// `deleting`; its users, groups and memberships are removed in the
 /// background (and by the cron sweeper, in bounded chunks).
 pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
-    let r = svc.db.batch(vec![stmt!(format!("SELECT {DIRECTORY_COLUMNS} FROM directories d WHERE d.id = ?1"), id)]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![stmt!(format!("SELECT {DIRECTORY_COLUMNS} FROM directories d WHERE d.id = ?1"), id)]).await.map_err(ApiError::from)?;
     let dir = first(&r, 0).ok_or_else(|| ApiError::not_found("Directory not found"))?;
     if dir.str("state") == Some("deleting") {
         return Ok(Outcome { response: Some(HttpResponse::empty(202)), publish: Vec::new(), purge_directory: Some(id.to_string()), ..Default::default() });
@@ -139,7 +139,7 @@ pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
     batch.push(stmt!("UPDATE directories SET state = 'deleting', updated_at = ?2 WHERE id = ?1", id, now));
     match svc.db.batch(batch).await {
         Ok(_) | Err(DbError::Precondition) => {}
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(ApiError::from(e)),
     }
     let mut out = Outcome::with_events(HttpResponse::empty(202), vec![event.id]);
     out.purge_directory = Some(id.to_string());
@@ -180,7 +180,7 @@ pub async fn create_token<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, direc
         .await
         .map_err(|e| match e {
             DbError::Precondition => ApiError::not_found("Directory not found"),
-            e => internal(e),
+            e => ApiError::from(e),
         })?;
     let mut v = first(&r, 2)
         .map(token_view)
@@ -205,7 +205,7 @@ pub async fn list_tokens<D: Db>(svc: &Services<'_, D>, directory_id: &str) -> Ap
             stmt!("SELECT id, directory_id, kind, hint, created_at, last_used_at FROM directory_tokens WHERE directory_id = ?1 ORDER BY id", directory_id),
         ])
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::from)?;
     if first(&r, 0).and_then(|r| r.int("n")) != Some(1) {
         return Err(ApiError::not_found("Directory not found"));
     }
@@ -220,7 +220,7 @@ pub async fn delete_token<D: Db>(svc: &Services<'_, D>, directory_id: &str, toke
             stmt!("DELETE FROM directory_tokens WHERE id = ?1 AND directory_id = ?2", token_id, directory_id),
         ])
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::from)?;
     if first(&r, 0).and_then(|r| r.int("n")) != Some(1) {
         return Err(ApiError::not_found("Token not found"));
     }

@@ -2,7 +2,7 @@
 //! for that organisation's directories.
 
 use super::page::Page;
-use super::{body, internal, ok, required_str, ApiError, ApiResult};
+use super::{body, ok, required_str, ApiError, ApiResult};
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::stmt;
 use crate::storage::db::{first, rows};
@@ -42,7 +42,7 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
         .map_err(|e| match e {
             DbError::Precondition => ApiError::not_found("Organization not found"),
             DbError::Unique(_) => ApiError::conflict("This hostname is already mapped"),
-            e => internal(e),
+            e => ApiError::from(e),
         })?;
     ok(201, &first(&r, 2).map(view).unwrap_or(Value::Null))
 }
@@ -53,7 +53,7 @@ pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult 
         Some(o) => ("organization_id = ?", vec![SqlValue::Text(o.to_string())]),
         None => ("1 = 1", Vec::new()),
     };
-    let r = svc.db.batch(vec![page.stmt("hostname, organization_id, created_at", "domains", cond, params, "hostname")]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![page.stmt("hostname, organization_id, created_at", "domains", cond, params, "hostname")]).await.map_err(ApiError::from)?;
     ok(200, &page.answer(rows(&r, 0).iter().map(view).collect(), |v| v["hostname"].as_str().map(str::to_string)))
 }
 
@@ -66,7 +66,7 @@ pub async fn delete<D: Db>(svc: &Services<'_, D>, host: &str) -> ApiResult {
             stmt!("DELETE FROM domains WHERE hostname = ?1", host.as_str()),
         ])
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::from)?;
     if first(&r, 0).and_then(|r| r.int("n")) != Some(1) {
         return Err(ApiError::not_found("Domain not found"));
     }

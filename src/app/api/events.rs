@@ -1,6 +1,6 @@
 //! The ordered event log (`GET /v1/events`) and redelivery.
 
-use super::{internal, ok, ApiError, ApiResult};
+use super::{ok, ApiError, ApiResult};
 use crate::app::delivery::QueueMessage;
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::events::kind;
@@ -42,7 +42,7 @@ pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult 
     let order = if req.param("directory_id").is_some() { "e.sequence" } else { "e.pos" };
     params.push(SqlValue::Int(limit + 1));
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events e WHERE {} ORDER BY {order} LIMIT ?", cond.join(" AND "));
-    let r = svc.db.batch(vec![Stmt::new(sql, params)]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![Stmt::new(sql, params)]).await.map_err(ApiError::from)?;
     let mut data: Vec<_> = rows(&r, 0).iter().map(envelope).collect();
     let more = data.len() as i64 > limit;
     data.truncate(usize::try_from(limit).unwrap_or(0));
@@ -51,14 +51,14 @@ pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult 
 }
 
 pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
-    let r = svc.db.batch(vec![stmt!(format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = ?1"), id)]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![stmt!(format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = ?1"), id)]).await.map_err(ApiError::from)?;
     first(&r, 0).map(|e| ok(200, &envelope(e))).unwrap_or_else(|| Err(ApiError::not_found("Event not found")))
 }
 
 /// Queues the event again for every enabled endpoint subscribed to it,
 /// delivered or not, as a new chain of attempts (its own retries).
 pub async fn redeliver<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
-    let r = svc.db.batch(vec![stmt!("SELECT count(*) AS n FROM events WHERE id = ?1", id)]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![stmt!("SELECT count(*) AS n FROM events WHERE id = ?1", id)]).await.map_err(ApiError::from)?;
     if first(&r, 0).and_then(|r| crate::storage::RowExt::int(r, "n")) != Some(1) {
         return Err(ApiError::not_found("Event not found"));
     }

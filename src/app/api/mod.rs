@@ -10,7 +10,7 @@ pub mod users_groups;
 pub mod webhooks;
 
 use super::{HttpRequest, HttpResponse, Outcome, Services};
-use crate::storage::{Db, DbError};
+use crate::storage::Db;
 use crate::support::crypto::constant_time_eq;
 use serde_json::{json, Map, Value};
 
@@ -20,11 +20,13 @@ pub struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// What went wrong inside, for the request's log line; never answered.
+    pub cause: Option<String>,
 }
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), cause: None }
     }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(404, "not_found", message)
@@ -43,20 +45,15 @@ impl ApiError {
 /// A setting that makes an endpoint unusable (a missing or short key): the
 /// message names the setting, never its value.
 pub fn misconfigured(why: String) -> ApiError {
-    crate::app::log_error(&why);
-    ApiError::new(500, "misconfigured", why)
+    ApiError { cause: Some(why.clone()), ..ApiError::new(500, "misconfigured", why) }
 }
 
 /// The entropy source failed: no secret is made from predictable bytes.
 pub fn entropy_unavailable() -> ApiError {
-    crate::app::log_error("entropy source failed");
-    ApiError::new(503, "entropy_unavailable", "No secure randomness is available right now; retry later")
-}
-
-/// Storage failures: logged, answered as a plain internal error.
-pub fn internal(e: DbError) -> ApiError {
-    crate::app::log_error(&e.to_string());
-    ApiError::new(500, "internal_error", "Internal server error")
+    ApiError {
+        cause: Some("entropy source failed".into()),
+        ..ApiError::new(503, "entropy_unavailable", "No secure randomness is available right now; retry later")
+    }
 }
 
 pub type ApiResult = Result<Outcome, ApiError>;
@@ -97,7 +94,8 @@ pub fn optional_str(m: &Map<String, Value>, key: &str) -> Result<Option<String>,
 
 pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&str]) -> Outcome {
     if let Some(why) = svc.cfg.admin_key_problem() {
-        return Outcome::respond(misconfigured(why).response());
+        let e = misconfigured(why);
+        return Outcome::failed(e.response(), e.cause);
     }
     let key = svc.cfg.admin_api_key.as_bytes();
     let authorised = req.bearer().is_some_and(|t| constant_time_eq(t.as_bytes(), key));
@@ -109,7 +107,7 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&st
     }
     match route(svc, req, rest).await {
         Ok(o) => o,
-        Err(e) => Outcome::respond(e.response()),
+        Err(e) => Outcome::failed(e.response(), e.cause),
     }
 }
 

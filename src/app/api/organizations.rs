@@ -1,7 +1,7 @@
 //! Organisations: the customers whose directories Rollcall syncs.
 
 use super::page::Page;
-use super::{body, internal, ok, optional_str, required_str, ApiError, ApiResult};
+use super::{body, ok, optional_str, required_str, ApiError, ApiResult};
 use crate::app::{HttpRequest, Services};
 use crate::directory::views::organization_view;
 use crate::stmt;
@@ -20,7 +20,7 @@ fn view(r: &Row) -> Value {
 fn conflict_or_internal(e: DbError) -> ApiError {
     match e {
         DbError::Unique(_) => ApiError::conflict("An organization with this external_id already exists"),
-        e => internal(e),
+        e => ApiError::from(e),
     }
 }
 
@@ -43,12 +43,12 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
 
 pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let page = Page::from_request(req)?;
-    let r = svc.db.batch(vec![page.stmt(COLUMNS, "organizations o", "1 = 1", Vec::<SqlValue>::new(), "o.id")]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![page.stmt(COLUMNS, "organizations o", "1 = 1", Vec::<SqlValue>::new(), "o.id")]).await.map_err(ApiError::from)?;
     ok(200, &page.answer(rows(&r, 0).iter().map(view).collect(), |v| v["id"].as_str().map(str::to_string)))
 }
 
 pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
-    let r = svc.db.batch(vec![stmt!(format!("SELECT {COLUMNS} FROM organizations o WHERE o.id = ?1"), id)]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![stmt!(format!("SELECT {COLUMNS} FROM organizations o WHERE o.id = ?1"), id)]).await.map_err(ApiError::from)?;
     first(&r, 0).map(|o| ok(200, &view(o))).unwrap_or_else(|| Err(ApiError::not_found("Organization not found")))
 }
 
@@ -85,7 +85,7 @@ pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
             id
         )])
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::from)?;
     let row = first(&r, 0).cloned().unwrap_or_default();
     if row.int("found") != Some(1) {
         return Err(ApiError::not_found("Organization not found"));
@@ -102,7 +102,7 @@ pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
         .await
         .map_err(|e| match e {
             DbError::Precondition => ApiError::conflict("The organization still has directories; delete them first"),
-            e => internal(e),
+            e => ApiError::from(e),
         })?;
     Ok(crate::app::Outcome::respond(crate::app::HttpResponse::empty(204)))
 }

@@ -1,7 +1,7 @@
 //! The application's read side: `directory_user` and `directory_group`.
 
 use super::page::Page;
-use super::{internal, ok, ApiError, ApiResult};
+use super::{ok, ApiError, ApiResult};
 use crate::app::{HttpRequest, Services};
 use crate::directory::records::{GROUP_COLUMNS, USER_COLUMNS};
 use crate::directory::views::{group_view, user_view, GroupRef};
@@ -51,7 +51,7 @@ pub async fn list_users<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiR
         ),
         ids.params,
     );
-    let r = svc.db.batch(vec![page_stmt, groups]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![page_stmt, groups]).await.map_err(ApiError::from)?;
     let gm = group_map(rows(&r, 1));
     let data = rows(&r, 0).iter().filter_map(|row| user_with_groups(row, &gm)).collect();
     ok(200, &page.answer(data, |v| v["id"].as_str().map(str::to_string)))
@@ -68,7 +68,7 @@ pub async fn get_user<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
             ),
         ])
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::from)?;
     let gm = group_map(rows(&r, 1));
     first(&r, 0).and_then(|row| user_with_groups(row, &gm)).map(|v| ok(200, &v)).unwrap_or_else(|| Err(ApiError::not_found("User not found")))
 }
@@ -90,7 +90,7 @@ pub async fn list_groups<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> Api
         (Some(dir), None) => ("groups g JOIN directories d ON d.id = g.directory_id", "g.directory_id = ?", vec![SqlValue::Text(dir.to_string())]),
         (None, None) => return Err(ApiError::invalid("directory_id or user_id is required")),
     };
-    let r = svc.db.batch(vec![page.stmt(&select, from, cond, params, "g.id")]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![page.stmt(&select, from, cond, params, "g.id")]).await.map_err(ApiError::from)?;
     ok(200, &page.answer(rows(&r, 0).iter().filter_map(group).collect(), |v| v["id"].as_str().map(str::to_string)))
 }
 
@@ -99,6 +99,6 @@ pub async fn get_group<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
         .db
         .batch(vec![stmt!(format!("SELECT {GROUP_COLUMNS}, d.organization_id FROM groups g JOIN directories d ON d.id = g.directory_id WHERE g.id = ?1"), id)])
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::from)?;
     first(&r, 0).and_then(group).map(|v| ok(200, &v)).unwrap_or_else(|| Err(ApiError::not_found("Group not found")))
 }

@@ -2,7 +2,7 @@
 //! (sealed at rest, shown once) and the log of every delivery attempt.
 
 use super::page::Page;
-use super::{body, internal, ok, ApiError, ApiResult};
+use super::{body, ok, ApiError, ApiResult};
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::events::kind;
 use crate::stmt;
@@ -178,7 +178,7 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
             stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id.as_str()),
         ])
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::from)?;
     let mut v = first(&r, 1).map(|e| view(e, svc.now)).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.insert("secret".into(), json!(secret));
@@ -188,12 +188,12 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
 
 pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let page = Page::from_request(req)?;
-    let r = svc.db.batch(vec![page.stmt(COLUMNS, "webhook_endpoints", "1 = 1", Vec::new(), "id")]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![page.stmt(COLUMNS, "webhook_endpoints", "1 = 1", Vec::new(), "id")]).await.map_err(ApiError::from)?;
     ok(200, &page.answer(rows(&r, 0).iter().map(|e| view(e, svc.now)).collect(), |v| v["id"].as_str().map(str::to_string)))
 }
 
 pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
-    let r = svc.db.batch(vec![stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id)]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id)]).await.map_err(ApiError::from)?;
     first(&r, 0).map(|e| ok(200, &view(e, svc.now))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
 }
 
@@ -227,7 +227,7 @@ pub async fn update<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -
     }
     let select = batch.len();
     batch.push(stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id));
-    let r = svc.db.batch(batch).await.map_err(internal)?;
+    let r = svc.db.batch(batch).await.map_err(ApiError::from)?;
     first(&r, select).map(|e| ok(200, &view(e, svc.now))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
 }
 
@@ -240,7 +240,7 @@ pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
             stmt!("UPDATE deliveries SET status = 'cancelled' WHERE endpoint_id = ?1 AND status = 'retrying'", id),
         ])
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::from)?;
     if first(&r, 0).and_then(|r| r.int("n")) != Some(1) {
         return Err(ApiError::not_found("Webhook endpoint not found"));
     }
@@ -270,7 +270,7 @@ pub async fn rotate_secret<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: 
             stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id),
         ])
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::from)?;
     let mut v = first(&r, 1).map(|e| view(e, svc.now)).ok_or_else(|| ApiError::not_found("Webhook endpoint not found"))?;
     if let Some(o) = v.as_object_mut() {
         o.insert("secret".into(), json!(secret));
@@ -305,6 +305,6 @@ pub async fn deliveries<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &st
         params.push(SqlValue::Text(e.to_string()));
     }
     let cols = "id, event_id, endpoint_id, chain, attempt, status, response_code, duration_ms, error, next_attempt_at, created_at";
-    let r = svc.db.batch(vec![page.stmt(cols, "deliveries", &cond, params, "id")]).await.map_err(internal)?;
+    let r = svc.db.batch(vec![page.stmt(cols, "deliveries", &cond, params, "id")]).await.map_err(ApiError::from)?;
     ok(200, &page.answer(rows(&r, 0).iter().map(delivery_view).collect(), |v| v["id"].as_str().map(str::to_string)))
 }

@@ -58,7 +58,7 @@ impl World {
     }
 
     fn run(&self, msgs: &[QueueMessage]) -> Vec<Handled> {
-        let svc = Services { db: &self.db, cfg: &self.cfg, now: Millis(self.http.now.get()), entropy: &self.entropy };
+        let svc = Services::new(&self.db, &self.cfg, Millis(self.http.now.get()), &self.entropy);
         block_on(handle_batch(&svc, &self.http, msgs))
     }
 

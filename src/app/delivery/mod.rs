@@ -94,6 +94,8 @@ pub struct Handled {
     pub outcomes: Vec<DeliveryOutcome>,
     /// What handling this message cost in D1.
     pub cost: Cost,
+    /// What went wrong inside, for the log line.
+    pub error: Option<String>,
     /// Wall time of the Queue batch the message was handled in (its
     /// messages run together), POSTs included.
     pub ms: i64,
@@ -166,8 +168,8 @@ enum Prepared {
 /// all their POSTs within the invocation's budget, then every message's
 /// record batch concurrently. One [`Handled`] per message, in order.
 pub async fn handle_batch<D: Db, H: HttpClient>(svc: &Services<'_, D>, http: &H, msgs: &[QueueMessage]) -> Vec<Handled> {
-    let meters: Vec<Metered<'_, D>> = msgs.iter().map(|_| Metered::new(svc.db)).collect();
-    let svcs: Vec<Services<'_, Metered<'_, D>>> = meters.iter().map(|m| Services { db: m, cfg: svc.cfg, now: svc.now, entropy: svc.entropy }).collect();
+    let meters: Vec<(Metered<'_, D>, Metered<'_, D>)> = msgs.iter().map(|_| (Metered::new(svc.db), Metered::new(svc.data))).collect();
+    let svcs: Vec<Services<'_, Metered<'_, D>>> = meters.iter().map(|(c, d)| if svc.shared() { svc.over(c, c) } else { svc.over(c, d) }).collect();
     let prepared: Vec<Prepared> = join_all(svcs.iter().zip(msgs).map(|(s, m)| prepare(s, m))).await;
 
     // Every POST of the batch: (message, target), laned by endpoint.
@@ -212,8 +214,8 @@ pub async fn handle_batch<D: Db, H: HttpClient>(svc: &Services<'_, D>, http: &H,
     finished
         .into_iter()
         .zip(&meters)
-        .map(|(mut h, m)| {
-            h.cost = Cost { calls: m.calls.get(), rows_read: m.rows_read.get(), rows_written: m.rows_written.get() };
+        .map(|(mut h, (c, d))| {
+            h.cost = Cost::of(c) + if svc.shared() { Cost::default() } else { Cost::of(d) };
             h.ms = http.now().0 - svc.now.0;
             h
         })
@@ -376,7 +378,7 @@ async fn finish<D: Db, H: HttpClient>(
     if !writes.is_empty() && svc.db.batch(writes).await.is_err() {
         // The attempts happened but are not recorded: their claims stay
         // 'sending' and the sweeper schedules the next attempt.
-        crate::app::log_error("could not record webhook attempts");
+        out.error = Some("could not record webhook attempts".into());
     }
     out
 }
@@ -541,7 +543,7 @@ mod tests {
         let db = crate::storage::sqlite::Sqlite::open_migrated().unwrap();
         let cfg = crate::app::Config::default();
         let entropy = crate::support::ids::tests::Counter(std::cell::Cell::new(1));
-        let svc = Services { db: &db, cfg: &cfg, now: Millis(0), entropy: &entropy };
+        let svc = Services::new(&db, &cfg, Millis(0), &entropy);
         let early = QueueMessage { due_ms: 100_000_000, ..msg(10) };
         let soon = QueueMessage { due_ms: 2_500, ..msg(3) };
         let h = crate::storage::sqlite::block_on(handle_batch(&svc, &NoNetwork, &[early.clone(), soon]));

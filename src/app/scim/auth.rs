@@ -3,6 +3,7 @@
 //! organisation. The check is a guard at the head of every read batch: when
 //! it fails the batch stops there, so nothing the caller asked for is read.
 
+use crate::app::isolate::{MemoKey, DIRECTORY_ORGS};
 use crate::app::Services;
 use crate::directory::views::directory_view;
 use crate::events::{insert_events, kind, EventDraft};
@@ -11,6 +12,7 @@ use crate::stmt;
 use crate::storage::db::first;
 use crate::storage::{Db, DbError, RowExt, Stmt, StmtResult};
 use crate::support::crypto::sha256_hex;
+use crate::support::time::Millis;
 use serde_json::Value;
 
 /// How often `last_used_at` is refreshed, at most (saves a row write per call).
@@ -101,28 +103,13 @@ fn guard(c: &Credential, state: &'static str) -> Stmt {
     )
 }
 
-thread_local! {
-    /// Directory → organisation, learnt from successful auth reads. A
-    /// directory never changes organisation, so entries never go stale.
-    static ORGS: std::cell::RefCell<std::collections::HashMap<String, String>> = std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-/// Bound on [`ORGS`]; cleared when full (it refills from the next reads).
-const ORG_CACHE_MAX: usize = 10_000;
-
 /// The organisation of a directory this isolate has authenticated before.
 pub fn known_org(directory_id: &str) -> Option<String> {
-    ORGS.with(|m| m.borrow().get(directory_id).cloned())
+    DIRECTORY_ORGS.get(directory_id, Millis(0))
 }
 
 fn remember_org(directory_id: &str, organization_id: &str) {
-    ORGS.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= ORG_CACHE_MAX {
-            m.clear();
-        }
-        m.insert(directory_id.to_string(), organization_id.to_string());
-    });
+    DIRECTORY_ORGS.put(directory_id.to_string(), organization_id.to_string(), Millis(0));
 }
 
 /// How many statements [`statements`] puts before the caller's reads.
@@ -160,7 +147,7 @@ pub async fn refusal<D: Db>(svc: &Services<'_, D>, c: &Credential<'_>) -> ScimEr
     match r {
         Ok(r) if first(&r, 0).is_some() => ScimError::unauthorized(),
         Ok(_) => ScimError::not_found("Directory not found"),
-        Err(e) => internal(e),
+        Err(e) => ScimError::from(e),
     }
 }
 
@@ -181,7 +168,7 @@ pub async fn read<D: Db>(svc: &Services<'_, D>, c: &Credential<'_>, reads: Vec<S
             verified::forget(c);
             return Err(refusal(svc, c).await);
         }
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(ScimError::from(e)),
     };
     let row = first(&results, 1).cloned().ok_or_else(ScimError::unauthorized)?;
     let mut authed = Authed { directory_id: row.string("id"), organization_id: row.string("organization_id"), activated: None };
@@ -201,43 +188,24 @@ pub async fn read<D: Db>(svc: &Services<'_, D>, c: &Credential<'_>, reads: Vec<S
 /// refusal forgets the credential.
 pub mod verified {
     use super::Credential;
+    use crate::app::isolate::{MemoKey, VERIFIED};
     use crate::support::crypto::sha256_hex;
     use crate::support::time::Millis;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
-
-    /// How long a pass is remembered.
-    const TTL_MS: i64 = 5 * 60 * 1000;
-    /// Entries at most (cleared when full; they refill from the next checks).
-    const MAX_ENTRIES: usize = 10_000;
-
-    thread_local! {
-        static PASSED: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
-    }
 
     fn key(c: &Credential) -> String {
         format!("{}\u{1}{}\u{1}{}", sha256_hex(c.token.as_bytes()), c.directory_id, c.host)
     }
 
     pub fn is_recent(c: &Credential, now: Millis) -> bool {
-        let k = key(c);
-        PASSED.with(|m| m.borrow().get(&k).is_some_and(|exp| *exp > now.0))
+        VERIFIED.get(&key(c), now).is_some()
     }
 
     pub fn remember(c: &Credential, now: Millis) {
-        let k = key(c);
-        PASSED.with(|m| {
-            let mut m = m.borrow_mut();
-            if m.len() >= MAX_ENTRIES {
-                m.clear();
-            }
-            m.insert(k, now.0 + TTL_MS);
-        });
+        VERIFIED.put(key(c), (), now);
     }
 
     pub fn forget(c: &Credential) {
-        let k = key(c);
-        PASSED.with(|m| m.borrow_mut().remove(&k));
+        VERIFIED.forget(&key(c));
     }
 }
 
@@ -263,16 +231,6 @@ async fn activate<D: Db>(svc: &Services<'_, D>, dir: &crate::storage::Row) -> Re
     match svc.db.batch(batch).await {
         Ok(_) => Ok(Some(event_id)),
         Err(DbError::Precondition) => Ok(None),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(ScimError::from(e)),
     }
-}
-
-/// Storage failures are logged by the shell and never shown.
-pub fn internal(e: DbError) -> ScimError {
-    let mut err = ScimError::internal();
-    err.detail = format!("{} (storage)", err.detail);
-    if let DbError::Other(m) = &e {
-        crate::app::log_error(m);
-    }
-    err
 }

@@ -83,7 +83,7 @@ impl<D: Db> Ctx<'_, '_, D> {
                 Ok(None)
             }
             Err(DbError::Unique(_)) => Err(ScimError::uniqueness(unique.to_string())),
-            Err(e) => Err(auth::internal(e)),
+            Err(e) => Err(ScimError::from(e)),
         }
     }
 
@@ -96,7 +96,7 @@ impl<D: Db> Ctx<'_, '_, D> {
             }
             Err(DbError::Precondition) => Ok(None),
             Err(DbError::Unique(_)) => Err(ScimError::uniqueness(unique.to_string())),
-            Err(e) => Err(auth::internal(e)),
+            Err(e) => Err(ScimError::from(e)),
         }
     }
 
@@ -172,8 +172,11 @@ pub fn error_response(e: &ScimError) -> HttpResponse {
 
 pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str, rest: &[&str]) -> Outcome {
     if rest.len() == 2 && rest.first().is_some_and(|s| s.eq_ignore_ascii_case("oauth")) && rest.get(1).is_some_and(|s| s.eq_ignore_ascii_case("token")) {
-        let r = if req.method == "POST" { oauth::token(svc, req, directory_id).await } else { error_response(&ScimError::method_not_allowed()) };
-        return Outcome::respond(r);
+        return if req.method == "POST" {
+            oauth::token(svc, req, directory_id).await
+        } else {
+            Outcome::respond(error_response(&ScimError::method_not_allowed()))
+        };
     }
     // A missing token is a wrong one: refused by `auth::read` like any other.
     let token = req.bearer().unwrap_or_default();
@@ -198,11 +201,12 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_i
         refused: Cell::new(false),
         removals: Cell::new(false),
     };
-    let response = match authenticate_then_dispatch(&ctx, rest).await {
-        Ok(r) => r,
-        Err(e) => error_response(&e),
+    let (response, error) = match authenticate_then_dispatch(&ctx, rest).await {
+        Ok(r) => (r, None),
+        Err(e) => (error_response(&e), e.cause),
     };
     let mut out = Outcome::with_events(response, ctx.publish.into_inner());
+    out.error = error;
     out.run_removals = ctx.removals.get();
     out
 }

@@ -5,8 +5,7 @@
 //! so checking it costs no more than checking a bearer token (the client row
 //! is still looked up, so deleting the client revokes its tokens at once).
 
-use super::auth::internal;
-use crate::app::{HttpRequest, HttpResponse, Services};
+use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::stmt;
 use crate::storage::db::first;
 use crate::storage::{Db, RowExt};
@@ -57,7 +56,14 @@ fn error(status: u16, code: &str, description: &str) -> HttpResponse {
 
 /// `POST /scim/v2/{directory_id}/oauth/token` with `grant_type=client_credentials`
 /// and the client's id and secret in HTTP Basic auth or the form body.
-pub async fn token<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str) -> HttpResponse {
+pub async fn token<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str) -> Outcome {
+    let mut cause = None;
+    let response = answer(svc, req, directory_id, &mut cause).await;
+    Outcome::failed(response, cause)
+}
+
+/// The token endpoint's answer; `cause` gets what went wrong inside, if anything.
+async fn answer<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str, cause: &mut Option<String>) -> HttpResponse {
     if req.body_too_large || req.body.len() > MAX_BODY_BYTES {
         return error(413, "invalid_request", &format!("The request body exceeds {MAX_BODY_BYTES} bytes"));
     }
@@ -77,7 +83,7 @@ pub async fn token<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id
     };
     let Some(key) = svc.cfg.oauth_key() else {
         let why = svc.cfg.encryption_key_problem().unwrap_or_default();
-        crate::app::log_error(&why);
+        *cause = Some(why.clone());
         return error(500, "server_error", &why);
     };
     let default_host = svc.cfg.is_default_host(&req.host);
@@ -101,7 +107,7 @@ pub async fn token<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id
     let found = match r {
         Ok(r) => first(&r, 0).and_then(|row| row.str("id").map(str::to_string)),
         Err(e) => {
-            internal(e);
+            *cause = Some(format!("storage: {e}"));
             return error(500, "server_error", "Internal server error");
         }
     };
