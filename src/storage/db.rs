@@ -243,6 +243,11 @@ pub struct Results {
 }
 
 impl Results {
+    /// Results read by position, for a batch that was run in parts (the
+    /// statements a caller pushed, after ones it did not).
+    pub fn from_vec(results: Vec<StmtResult>) -> Self {
+        Results { results }
+    }
     /// The rows of the statement at `slot` (empty when it returned none).
     pub fn rows(&self, slot: Slot) -> &[Row] {
         rows(&self.results, slot.0)
@@ -261,6 +266,29 @@ impl Results {
         let start = slots.start.min(end);
         self.results.get_mut(start..end).map(|r| r.iter_mut().map(std::mem::take).collect()).unwrap_or_default()
     }
+}
+
+/// Runs a control batch and a data batch: as one batch (one transaction)
+/// when the two handles are the same database, else the control batch first
+/// and the data batch only when it succeeded. Use cases that touch both
+/// kinds of table go through this, so a deployment with one database pays
+/// one round trip, as before the split.
+pub async fn run_pair<D: Db>(control_db: &D, control: Batch, data_db: &D, data: Batch) -> Result<(Results, Results), DbError> {
+    if std::ptr::eq(control_db, data_db) {
+        let n = control.len();
+        let mut all = control;
+        all.stmts.extend(data.stmts);
+        let mut results = db_results(all.run(control_db).await?);
+        let data_results = results.split_off(n.min(results.len()));
+        return Ok((Results { results }, Results { results: data_results }));
+    }
+    let c = control.run(control_db).await?;
+    let d = if data.is_empty() { Results::default() } else { data.run(data_db).await? };
+    Ok((c, d))
+}
+
+fn db_results(r: Results) -> Vec<StmtResult> {
+    r.results
 }
 
 /// Result rows of statement `i` of a batch (empty when absent).

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod filter_sql;
 pub mod guard;
+pub mod page;
 pub mod removal_sql;
 pub mod scim_sql;
 #[cfg(not(target_arch = "wasm32"))]

@@ -3,17 +3,14 @@
 
 use super::ApiError;
 use crate::app::HttpRequest;
-use crate::storage::{SqlValue, Stmt};
+use crate::storage::page::Keyset;
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone)]
-pub struct Page {
-    pub limit: i64,
-    pub after: Option<String>,
-    pub before: Option<String>,
-}
+/// The storage side (the keyset query) is [`Keyset`]; this adds reading it
+/// from a request and shaping the answer.
+pub type Page = Keyset;
 
-impl Page {
+impl Keyset {
     pub fn from_request(req: &HttpRequest) -> Result<Self, ApiError> {
         let limit = match req.param("limit") {
             Some(v) => {
@@ -26,29 +23,10 @@ impl Page {
         if after.is_some() && before.is_some() {
             return Err(ApiError::invalid("Use after or before, not both"));
         }
-        Ok(Page { limit, after, before })
+        Ok(Keyset { limit, after, before })
     }
 
-    /// `SELECT {select} FROM {from} WHERE {cond} AND <cursor> ORDER BY {key} … LIMIT limit+1`.
-    /// `key` is the id column compared with the cursor.
-    pub fn stmt(&self, select: &str, from: &str, cond: &str, params: Vec<SqlValue>, key: &str) -> Stmt {
-        let mut params = params;
-        let (cursor, order) = match (&self.after, &self.before) {
-            (_, Some(b)) => {
-                params.push(SqlValue::Text(b.clone()));
-                (format!(" AND {key} < ?"), "DESC")
-            }
-            (Some(a), None) => {
-                params.push(SqlValue::Text(a.clone()));
-                (format!(" AND {key} > ?"), "ASC")
-            }
-            (None, None) => (String::new(), "ASC"),
-        };
-        params.push(SqlValue::Int(self.limit + 1));
-        Stmt::new(format!("SELECT {select} FROM {from} WHERE {cond}{cursor} ORDER BY {key} {order} LIMIT ?"), params)
-    }
-
-    /// Wraps rows (fetched with [`Page::stmt`]) as the list answer.
+    /// Wraps rows (fetched with the keyset) as the list answer.
     pub fn answer(&self, mut items: Vec<Value>, id_of: impl Fn(&Value) -> Option<String>) -> Value {
         let more = items.len() as i64 > self.limit;
         items.truncate(usize::try_from(self.limit).unwrap_or(0));
