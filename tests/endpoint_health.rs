@@ -5,7 +5,7 @@
 mod support;
 use rollcall::app::delivery::{handle_batch, HttpClient, PostResult, QueueMessage, Timeouts};
 use rollcall::app::maintenance::sweep;
-use rollcall::app::{Config, Services};
+use rollcall::app::Config;
 use rollcall::storage::sqlite::block_on;
 use rollcall::support::time::Millis;
 use serde_json::{json, Value};
@@ -43,8 +43,7 @@ fn setup(tune: impl FnOnce(&mut Config)) -> (App, Dir, String, Receiver) {
 /// Runs the consumer on one Queue batch of `msgs`.
 fn consume(app: &App, rx: &Receiver, msgs: Vec<QueueMessage>) {
     rx.now.set(app.clock.get());
-    let svc = Services::new(&app.db, &app.cfg, Millis(app.clock.get()), &app.entropy);
-    block_on(handle_batch(&svc, rx, &msgs));
+    block_on(handle_batch(&app.svc(), rx, &msgs));
 }
 
 fn new_user(app: &App, dir: &Dir, name: &str) {
@@ -63,8 +62,7 @@ fn endpoint(app: &App, id: &str) -> Value {
 }
 
 fn sweep_now(app: &App) -> Vec<QueueMessage> {
-    let svc = Services::new(&app.db, &app.cfg, Millis(app.clock.get()), &app.entropy);
-    block_on(sweep(&svc)).unwrap()
+    block_on(sweep(&app.svc())).unwrap()
 }
 
 #[test]

@@ -5,10 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod support;
-use rollcall::app::{fanout, maintenance, Services};
+use rollcall::app::{fanout, maintenance};
 use rollcall::storage::sqlite::{block_on, Sqlite};
 use rollcall::storage::{Db, DbError, RowExt, SqlValue, Stmt, StmtResult};
-use rollcall::support::time::Millis;
 use serde_json::json;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -18,7 +17,7 @@ const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const BIG: i64 = 50_000;
 
 fn sql(app: &App, s: &str, params: Vec<SqlValue>) -> Vec<StmtResult> {
-    block_on(app.db.batch(vec![Stmt::new(s, params)])).unwrap()
+    block_on(app.data_db().batch(vec![Stmt::new(s, params)])).unwrap()
 }
 
 fn int(app: &App, s: &str, params: Vec<SqlValue>) -> i64 {
@@ -88,7 +87,7 @@ fn removed_users(events: &[(i64, String, String, String)], gid: &str) -> Vec<Str
 /// Records each batch's statement count and its largest bound parameter.
 struct Sizes<'a> {
     inner: &'a Sqlite,
-    batches: RefCell<Vec<(usize, usize)>>,
+    batches: &'a RefCell<Vec<(usize, usize)>>,
 }
 
 impl Db for Sizes<'_> {
@@ -102,10 +101,10 @@ impl Db for Sizes<'_> {
 /// One run of the removal worker (as one invocation would), measured.
 fn run_once(app: &App, chunks: usize) -> (fanout::Progress, Vec<(usize, usize)>) {
     app.advance(1);
-    let sizes = Sizes { inner: &app.db, batches: RefCell::new(Vec::new()) };
-    let svc = Services::new(&sizes, &app.cfg, Millis(app.clock.get()), &app.entropy);
-    let p = block_on(fanout::run(&svc, chunks)).unwrap();
-    (p, sizes.batches.into_inner())
+    let batches = RefCell::new(Vec::new());
+    let (control, data) = (Sizes { inner: &app.db, batches: &batches }, Sizes { inner: app.data_db(), batches: &batches });
+    let p = block_on(fanout::run(&app.over(&control, &data), chunks)).unwrap();
+    (p, batches.into_inner())
 }
 
 /// Within D1's limits: 1,000 queries per invocation, 100 KB statements
@@ -284,13 +283,14 @@ fn a_directory_of_100000_users_is_purged_in_bounded_rounds_with_only_dsync_delet
     loop {
         invocations += 1;
         assert!(invocations < 100);
-        let sizes = Sizes { inner: &app.db, batches: RefCell::new(Vec::new()) };
-        let svc = Services::new(&sizes, &app.cfg, Millis(app.clock.get()), &app.entropy);
+        let batches = RefCell::new(Vec::new());
+        let (control, data) = (Sizes { inner: &app.db, batches: &batches }, Sizes { inner: app.data_db(), batches: &batches });
+        let svc = app.over(&control, &data);
         // The removal worker skips a directory being deleted.
         assert_eq!(block_on(fanout::run(&svc, 1)).unwrap().chunks, 0);
         let (done, rounds) = block_on(maintenance::purge_directory(&svc, &dir.id, maintenance::PURGE_ROUNDS)).unwrap();
         assert!(rounds <= maintenance::PURGE_ROUNDS);
-        assert_fits_d1(&sizes.batches.into_inner());
+        assert_fits_d1(&batches.borrow());
         if done {
             break;
         }

@@ -5,7 +5,6 @@ mod support;
 use rollcall::app::maintenance::purge_directory;
 use rollcall::app::Services;
 use rollcall::storage::sqlite::block_on;
-use rollcall::support::time::Millis;
 use serde_json::json;
 use support::App;
 
@@ -72,7 +71,7 @@ fn deleting_a_directory_emits_dsync_deleted_revokes_tokens_and_purges_its_data()
     let names = app.event_names(&dir);
     assert_eq!(names.last().map(String::as_str), Some("dsync.deleted"));
     let entropy = support::Xorshift(std::cell::Cell::new(7));
-    let svc = Services::new(&app.db, &app.cfg, Millis(app.clock.get()), &entropy);
+    let svc = Services { entropy: &entropy, ..app.svc() };
     assert!(block_on(purge_directory(&svc, &dir.id, rollcall::app::maintenance::PURGE_ROUNDS)).unwrap().0);
     assert_eq!(app.admin("GET", &format!("/v1/directories/{}", dir.id), None).status, 404);
     assert_eq!(app.admin("GET", &format!("/v1/directory_users?directory_id={}", dir.id), None).body["data"], json!([]));

@@ -14,10 +14,27 @@ pub struct Sqlite {
 }
 
 impl Sqlite {
-    /// Opens an in-memory database and applies `migrations/*.sql` in order.
+    /// Opens an in-memory database and applies `migrations/*.sql` in order:
+    /// the one database every deployment has today.
     pub fn open_migrated() -> Result<Self, DbError> {
+        Self::open_with("migrations")
+    }
+
+    /// A separate control database (`migrations/split/control`).
+    pub fn open_control() -> Result<Self, DbError> {
+        Self::open_with("migrations/split/control")
+    }
+
+    /// A separate data database (`migrations/split/data`).
+    pub fn open_data() -> Result<Self, DbError> {
+        Self::open_with("migrations/split/data")
+    }
+
+    /// An in-memory database with the `*.sql` files of `dir` (relative to
+    /// the crate) applied in name order.
+    pub fn open_with(dir: &str) -> Result<Self, DbError> {
         let conn = Connection::open_in_memory().map_err(|e| DbError::Other(e.to_string()))?;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .map_err(|e| DbError::Other(e.to_string()))?
             .filter_map(Result::ok)

@@ -1,6 +1,11 @@
 //! Drives the whole app (routing, SCIM, management API) natively through
 //! `app::handle` on an in-memory SQLite with every migration applied: the
 //! same SQL D1 runs, without HTTP. The clock is controlled by the test.
+//!
+//! With `ROLLCALL_TEST_DATABASES=split` every test runs on two separate
+//! SQLite databases instead, control and data (migrations/split/), as a
+//! deployment with data databases of its own would; the test command runs
+//! the suite both ways.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use rollcall::app::{self, Config, HttpRequest, HttpResponse, Services};
@@ -40,10 +45,15 @@ pub struct Batch {
     pub failed: bool,
 }
 
-/// The database, with every batch recorded.
+/// A database, with every batch recorded (control and data into one list).
 pub struct Recorder<'a> {
     pub inner: &'a Sqlite,
-    pub batches: std::cell::RefCell<Vec<Batch>>,
+    pub batches: &'a std::cell::RefCell<Vec<Batch>>,
+}
+
+/// Whether this test run uses separate control and data databases.
+pub fn split_databases() -> bool {
+    std::env::var("ROLLCALL_TEST_DATABASES").is_ok_and(|v| v == "split")
 }
 
 impl rollcall::storage::Db for Recorder<'_> {
@@ -56,7 +66,10 @@ impl rollcall::storage::Db for Recorder<'_> {
 }
 
 pub struct App {
+    /// The control database (the only one unless split).
     pub db: Sqlite,
+    /// The data database when split.
+    pub data: Option<Sqlite>,
     pub cfg: Config,
     pub clock: Cell<i64>,
     pub entropy: Xorshift,
@@ -92,7 +105,30 @@ impl App {
             expose_cost: true,
             ..Config::default()
         };
-        App { db: Sqlite::open_migrated().unwrap(), cfg, clock: Cell::new(1_795_420_800_000), entropy: Xorshift(Cell::new(0x9E37_79B9_7F4A_7C15)) }
+        let (db, data) =
+            if split_databases() { (Sqlite::open_control().unwrap(), Some(Sqlite::open_data().unwrap())) } else { (Sqlite::open_migrated().unwrap(), None) };
+        App { db, data, cfg, clock: Cell::new(1_795_420_800_000), entropy: Xorshift(Cell::new(0x9E37_79B9_7F4A_7C15)) }
+    }
+
+    /// The database users, groups, events and deliveries are in.
+    pub fn data_db(&self) -> &Sqlite {
+        self.data.as_ref().unwrap_or(&self.db)
+    }
+
+    /// Services at the current clock over this app's databases.
+    pub fn svc(&self) -> Services<'_, Sqlite> {
+        self.over(&self.db, self.data_db())
+    }
+
+    /// Services over wrappers of the control and data databases (recorders,
+    /// meters): the same wrapper twice unless the databases are split.
+    pub fn over<'a, D: rollcall::storage::Db>(&'a self, control: &'a D, data: &'a D) -> Services<'a, D> {
+        let now = Millis(self.clock.get());
+        if self.data.is_some() {
+            Services::split(control, data, &self.cfg, now, &self.entropy)
+        } else {
+            Services::new(control, &self.cfg, now, &self.entropy)
+        }
     }
 
     /// Moves the clock on (each request also advances it by 1 ms).
@@ -102,8 +138,7 @@ impl App {
 
     pub fn raw(&self, method: &str, url: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> (Resp, app::Outcome) {
         self.advance(1);
-        let svc = Services::new(&self.db, &self.cfg, Millis(self.clock.get()), &self.entropy);
-        let out = block_on(app::handle(&svc, HttpRequest::new(method, url, headers, body)));
+        let out = block_on(app::handle(&self.svc(), HttpRequest::new(method, url, headers, body)));
         let raw = out.response();
         let body = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
         (Resp { status: raw.status, body, raw }, out)
@@ -113,12 +148,13 @@ impl App {
     /// statements' SQL, and whether the batch failed (stopping there, as D1 does).
     pub fn recorded(&self, req: HttpRequest) -> (Resp, Vec<Batch>) {
         self.advance(1);
-        let rec = Recorder { inner: &self.db, batches: std::cell::RefCell::new(Vec::new()) };
-        let svc = Services::new(&rec, &self.cfg, Millis(self.clock.get()), &self.entropy);
-        let out = block_on(app::handle(&svc, req));
+        let batches = std::cell::RefCell::new(Vec::new());
+        let control = Recorder { inner: &self.db, batches: &batches };
+        let data = Recorder { inner: self.data_db(), batches: &batches };
+        let out = block_on(app::handle(&self.over(&control, &data), req));
         let raw = out.response();
         let body = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
-        (Resp { status: raw.status, body, raw }, rec.batches.into_inner())
+        (Resp { status: raw.status, body, raw }, batches.into_inner())
     }
 
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
@@ -177,8 +213,7 @@ impl App {
     pub fn run_removals(&self, chunks: usize) -> usize {
         for runs in 1..=100_000 {
             self.advance(1);
-            let svc = Services::new(&self.db, &self.cfg, Millis(self.clock.get()), &self.entropy);
-            if block_on(app::fanout::run(&svc, chunks)).unwrap().done {
+            if block_on(app::fanout::run(&self.svc(), chunks)).unwrap().done {
                 return runs;
             }
         }
