@@ -82,8 +82,8 @@ pub fn apply_group_patch(resource: &mut Map<String, Value>, ops: &[PatchOp]) -> 
 }
 
 #[cfg(test)]
-mod tests_errors;
+mod errors_tests;
 #[cfg(test)]
-mod tests_group;
+mod group_tests;
 #[cfg(test)]
-mod tests_user;
+mod user_tests;
