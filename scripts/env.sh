@@ -1,6 +1,6 @@
 # Sourced by the scripts: where the offline toolchain lives.
 # worker-build would download wasm-bindgen, esbuild and wasm-opt from GitHub
-# unless told where they are (../shared/docs/TOOLCHAIN.md).
+# unless told where they are (README.md § Toolchain).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$ROOT/node_modules/.bin:$PATH"

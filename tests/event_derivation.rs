@@ -1,5 +1,5 @@
-//! One event per real change, whichever request form caused it (PRODUCT.md
-//! § Events; IDP-QUIRKS "Required server behaviour" 6–7), through the whole
+//! One event per real change, whichever request form caused it (docs/PRODUCT.md
+//! § Events; docs/IDP-QUIRKS.md § Required server behaviour 6–7), through the whole
 //! app natively.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 

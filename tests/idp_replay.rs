@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 //! IdP replay: each `tests/fixtures/idp/<idp>.json` is the request sequence a
-//! real identity provider sends (IDP-QUIRKS.md), with the expected answers,
+//! real identity provider sends (docs/IDP-QUIRKS.md § Required server behaviour), with the expected answers,
 //! end state and event log. `tests/e2e/test_idp_replay.py` replays the same
 //! files against the real Worker with the same logic; the format is described
 //! in `tests/fixtures/idp/README.md`.

@@ -1,4 +1,4 @@
-//! PRODUCT.md § Management API, natively through the whole app on SQLite.
+//! docs/PRODUCT.md § Management API, natively through the whole app on SQLite.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod support;

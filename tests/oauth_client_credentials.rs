@@ -1,4 +1,4 @@
-//! PRODUCT.md § Who talks to it: an IdP may authenticate with an OAuth 2.0
+//! docs/PRODUCT.md § Who talks to it: an IdP may authenticate with an OAuth 2.0
 //! access token got with client credentials (RFC 6749 §4.4).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 

@@ -1,4 +1,4 @@
-//! PRODUCT.md § SCIM, natively through the whole app on SQLite: errors in
+//! docs/PRODUCT.md § SCIM, natively through the whole app on SQLite: errors in
 //! RFC 7644 §3.12 form for every bad input, paging, projection, ETags,
 //! discovery and hostnames.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]

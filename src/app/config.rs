@@ -5,7 +5,7 @@
 
 use crate::support::crypto::{derive_key, KeyUse, SecretBox, MIN_KEY_BYTES};
 
-/// Webhook retry delays in seconds after each failed attempt (PRODUCT.md
+/// Webhook retry delays in seconds after each failed attempt (docs/PRODUCT.md
 /// § Webhooks: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h).
 pub const DEFAULT_RETRY_SCHEDULE: [u64; 10] = [0, 5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 86_400];
 

@@ -1,5 +1,5 @@
 //! The directory's domain: users, groups and memberships as stored, and the
-//! views the application sees (PRODUCT.md § The application's view).
+//! views the application sees (docs/PRODUCT.md § The application's view).
 
 pub mod records;
 pub mod views;

@@ -7,7 +7,7 @@ pub mod outbox;
 pub use derive::{derive, Slice};
 pub use outbox::{envelope, insert_events, EventDraft};
 
-/// Event names (PRODUCT.md § Events).
+/// Event names (docs/PRODUCT.md § Events).
 pub mod kind {
     pub const ACTIVATED: &str = "dsync.activated";
     pub const DELETED: &str = "dsync.deleted";

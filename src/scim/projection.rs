@@ -19,7 +19,7 @@ const ALWAYS: [&str; 2] = ["schemas", "id"];
 ///   selects inside its extension object; a bare extension URN keeps the
 ///   whole object.
 /// - otherwise `excluded`: drops those (never `schemas`/`id`), e.g. Entra's
-///   `excludedAttributes=members` (IDP-QUIRKS "Required server behaviour" 11).
+///   `excludedAttributes=members` (docs/IDP-QUIRKS.md § Required server behaviour 11).
 ///
 /// `attributes` wins when both are given (RFC 7644 §3.4.2.5 makes them
 /// mutually exclusive). Names match case-insensitively (RFC 7643 §2.1); an

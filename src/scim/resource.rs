@@ -2,8 +2,8 @@
 //! stores: canonical attribute names, coerced types, no read-only or
 //! write-only attributes, and a stable key order.
 //!
-//! Real IdPs send loosely typed JSON (docs/IDP-QUIRKS.md, "Required server
-//! behaviour" 3 and 12): explicit `null`s, `"True"`/`"False"` strings,
+//! Real IdPs send loosely typed JSON (docs/IDP-QUIRKS.md § Required server
+//! behaviour 3 and 12): explicit `null`s, `"True"`/`"False"` strings,
 //! numbers for string attributes, `"$ref": null`, unknown schema URNs and
 //! four spellings of `manager`. All of that is accepted here, once, so the
 //! rest of the server only ever sees one shape.
@@ -34,7 +34,7 @@ pub struct Normalized {
 ///
 /// `id` and `meta` are ignored (readOnly, RFC 7643 §3.1), as are a User's
 /// `groups` (readOnly) and `password` (writeOnly, never stored); Okta's PUT
-/// sends all of them back (IDP-QUIRKS "Required server behaviour" 8).
+/// sends all of them back (docs/IDP-QUIRKS.md § Required server behaviour 8).
 pub fn normalize(kind: ResourceKind, body: &Value) -> Result<Normalized, ScimError> {
     let obj = body.as_object().ok_or_else(|| ScimError::invalid_syntax("The request body must be a JSON object"))?;
     let mut b = Builder { kind, listed: None, core: Map::new(), ext: HashMap::new(), unknown: Map::new(), members: None };
@@ -75,8 +75,8 @@ struct Builder {
     core: Map<String, Value>,
     /// Known extensions with their attributes, by canonical URN.
     ext: HashMap<&'static str, Map<String, Value>>,
-    /// Unknown extension objects, kept verbatim (PRODUCT.md: "any other
-    /// extension a client sends is kept and returned").
+    /// Unknown extension objects, kept verbatim (docs/PRODUCT.md § SCIM:
+    /// any further extension is stored as sent and returned).
     unknown: Map<String, Value>,
     members: Option<Vec<String>>,
 }
@@ -216,7 +216,7 @@ impl Builder {
 }
 
 /// `schemas` must list the core schema of `kind` when present (RFC 7643 §3);
-/// `null` is treated as absent (explicit nulls, IDP-QUIRKS 12).
+/// `null` is treated as absent (explicit nulls, docs/IDP-QUIRKS.md § Required server behaviour 12).
 fn parse_schemas(kind: ResourceKind, value: &Value) -> Result<Option<Vec<String>>, ScimError> {
     let core = kind.core_schema();
     let items = match value {

@@ -1,7 +1,7 @@
 //! One attribute value, normalised against its definition (RFC 7643 §2):
 //! booleans from strings, numbers as strings, complex and multi-valued
 //! shapes, at most one primary, and `manager` in every form IdPs send
-//! (docs/IDP-QUIRKS.md, "Required server behaviour" 3 and 12).
+//! (docs/IDP-QUIRKS.md § Required server behaviour 3 and 12).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
@@ -116,7 +116,7 @@ pub(crate) fn retain_unseen(old: &[Value], new: &mut Vec<Value>) {
 }
 
 /// Reads `true`/`false` and the strings `"true"`/`"false"` in any case
-/// (IDP-QUIRKS "Required server behaviour" 3: Entra `"False"`, OneLogin `"true"`).
+/// (docs/IDP-QUIRKS.md § Required server behaviour 3: Entra `"False"`, OneLogin `"true"`).
 pub fn parse_bool(value: &Value) -> Option<bool> {
     match value {
         Value::Bool(b) => Some(*b),
@@ -271,7 +271,7 @@ pub(crate) fn is_manager(def: &AttrDef) -> bool {
     def.name == "manager" && def.ty == AttrType::Complex && !def.multi
 }
 
-/// `manager` in every form IdPs send (IDP-QUIRKS 12): a plain id string,
+/// `manager` in every form IdPs send (docs/IDP-QUIRKS.md § Required server behaviour 12): a plain id string,
 /// `{value, $ref, displayName}`, Entra's `[{value, $ref}]` (first element),
 /// OneLogin's `{managerId, displayName}`. No usable `value` → unassigned.
 fn normalize_manager(def: &AttrDef, value: &Value) -> Result<Option<Value>, ScimError> {

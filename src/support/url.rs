@@ -1,5 +1,5 @@
 //! Query strings: percent-decoding with `+` as a space (Entra sends filters
-//! with `+` for spaces, IDP-QUIRKS "Microsoft Entra ID").
+//! with `+` for spaces, docs/IDP-QUIRKS.md § Microsoft Entra ID).
 
 /// Decodes `%XX` escapes and `+`; invalid escapes are kept literally and
 /// invalid UTF-8 is replaced, so no input can fail here.

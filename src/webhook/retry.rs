@@ -1,4 +1,4 @@
-//! When to try a webhook delivery again (PRODUCT.md § Webhooks).
+//! When to try a webhook delivery again (docs/PRODUCT.md § Webhooks).
 
 /// Cloudflare Queues delay a message by at most 12 hours; longer waits are
 /// chained: the message carries its due time and is re-queued until then.

@@ -1,4 +1,4 @@
-"""IDP-QUIRKS 7: parallel PATCHes to one group or user lose nothing, and
+"""docs/IDP-QUIRKS.md § Required server behaviour 7: parallel PATCHes to one group or user lose nothing, and
 their events stay one per real change with a gapless sequence."""
 
 from concurrent.futures import ThreadPoolExecutor

@@ -1,5 +1,5 @@
 """IdP replay against the real Worker: each tests/fixtures/idp/<idp>.json is
-the request sequence a real identity provider sends (IDP-QUIRKS.md), with the
+the request sequence a real identity provider sends (docs/IDP-QUIRKS.md § Required server behaviour), with the
 expected answers, end state and event log. tests/idp_replay.rs replays the
 same files natively with the same logic; the format is described in
 tests/fixtures/idp/README.md."""

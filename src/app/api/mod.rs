@@ -1,4 +1,4 @@
-//! `/v1`: the management API for the application's backend (PRODUCT.md §
+//! `/v1`: the management API for the application's backend (docs/PRODUCT.md §
 //! Management API). JSON in, JSON out, errors as `{ "error": { code, message } }`.
 
 pub mod directories;

@@ -59,8 +59,8 @@ fn finish(kind: ResourceKind, work: Map<String, Value>, original: &Map<String, V
 }
 
 /// RFC 7644 §3.5.2.1/§3.5.2.3 without `path`: `value` is an object whose keys
-/// are plain, dotted or URN-qualified paths (IDP-QUIRKS "Required server
-/// behaviour" 4, Entra's aadOptscim062020 merged replace). `id`, `schemas`,
+/// are plain, dotted or URN-qualified paths (docs/IDP-QUIRKS.md § Required server
+/// behaviour 4, Entra's aadOptscim062020 merged replace). `id`, `schemas`,
 /// `meta`, readOnly, writeOnly and unknown attributes are skipped.
 fn apply_pathless(
     kind: ResourceKind,
@@ -200,8 +200,8 @@ fn apply_whole(c: &mut Map<String, Value>, op: OpKind, def: &'static AttrDef, va
 }
 
 /// `remove` with a path naming a multi-valued attribute and a `value` array
-/// removes every element whose `value` equals a listed one (IDP-QUIRKS
-/// "Required server behaviour" 6).
+/// removes every element whose `value` equals a listed one (docs/IDP-QUIRKS.md
+/// § Required server behaviour 6).
 fn remove_values(c: &mut Map<String, Value>, def: &'static AttrDef, value: &Value) -> Result<(), ScimError> {
     let Some(Value::Array(targets)) = normalize_attr_value(def, value)? else { return Ok(()) };
     let exact = schema::find(def.sub, "value").is_some_and(|d| d.case_exact);

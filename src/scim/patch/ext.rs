@@ -1,6 +1,6 @@
 //! Extension objects in PATCH (RFC 7643 §3.3): the enterprise extension as a
 //! whole, and extensions Rollcall has no schema for, kept verbatim
-//! (PRODUCT.md: "any other extension a client sends is kept and returned").
+//! (docs/PRODUCT.md § SCIM: any further extension is stored as sent and returned).
 
 use serde_json::{Map, Value};
 

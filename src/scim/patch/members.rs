@@ -1,6 +1,6 @@
 //! Turns PATCH operations on a Group's `members` into [`MemberOp`]s for the
-//! caller to resolve against storage (RFC 7644 §3.5.2; IDP-QUIRKS "Required
-//! server behaviour" 6 and 7).
+//! caller to resolve against storage (RFC 7644 §3.5.2; docs/IDP-QUIRKS.md
+//! § Required server behaviour 6 and 7).
 
 use serde_json::Value;
 

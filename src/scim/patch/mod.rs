@@ -1,8 +1,8 @@
 //! SCIM PATCH (RFC 7644 §3.5.2): parsing, and applying operations to a
 //! stored User or Group.
 //!
-//! Everything real IdPs send is accepted (docs/IDP-QUIRKS.md, "Required
-//! server behaviour" 2–7): PascalCase `op`s, path-less ops whose value holds
+//! Everything real IdPs send is accepted (docs/IDP-QUIRKS.md § Required
+//! server behaviour 2–7): PascalCase `op`s, path-less ops whose value holds
 //! plain, dotted and URN-qualified keys, value-filter paths that create the
 //! element they name, string booleans, every `manager` form, and the three
 //! member-removal forms. A request's ops apply in order and atomically.
@@ -48,7 +48,7 @@ pub struct PatchOp {
 
 /// A change to a Group's membership, in terms of user ids, for the caller to
 /// resolve against storage. Applying one is idempotent: adding a present
-/// member or removing an absent one changes nothing (IDP-QUIRKS 7).
+/// member or removing an absent one changes nothing (docs/IDP-QUIRKS.md § Required server behaviour 7).
 #[derive(Debug, Clone, PartialEq)]
 pub enum MemberOp {
     /// Add these users (RFC 7644 §3.5.2.1).
@@ -76,7 +76,7 @@ pub fn apply_user_patch(resource: &mut Map<String, Value>, ops: &[PatchOp]) -> R
 /// resolve against storage. All or nothing: on error `resource` is unchanged
 /// and no member op is returned. A path-less rename (Okta's
 /// `{"op":"replace","value":{"id":…,"displayName":…}}`) yields no member op,
-/// so it never touches members (IDP-QUIRKS 7).
+/// so it never touches members (docs/IDP-QUIRKS.md § Required server behaviour 7).
 pub fn apply_group_patch(resource: &mut Map<String, Value>, ops: &[PatchOp]) -> Result<Vec<MemberOp>, ScimError> {
     apply::apply_all(ResourceKind::Group, resource, ops)
 }

@@ -9,7 +9,7 @@ use crate::scim::resource::get_ci;
 
 /// Parses `{"schemas": [PATCH_SCHEMA], "Operations": [...]}` (RFC 7644
 /// §3.5.2). Keys and `op` values are matched case-insensitively (Entra sends
-/// `"Replace"`, IDP-QUIRKS "Required server behaviour" 2); `schemas` may be
+/// `"Replace"`, docs/IDP-QUIRKS.md § Required server behaviour 2); `schemas` may be
 /// omitted; an empty `path` string is the same as none.
 pub fn parse_patch(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
     let obj = body.as_object().ok_or_else(|| ScimError::invalid_syntax("The PATCH body must be a JSON object"))?;

@@ -65,7 +65,7 @@ pub(super) fn resolve(kind: ResourceKind, resource: &Map<String, Value>, path: &
         (Some(def), _) => Some((loc, def)),
         (None, Loc::Ext(_)) => None,
         (None, Loc::Core) => schema::find(COMMON_ATTRS, &attr.name).map(|d| (Loc::Core, d)).or_else(|| {
-            // Entra sends `manager` without the enterprise URN (IDP-QUIRKS, Manager):
+            // Entra sends `manager` without the enterprise URN (docs/IDP-QUIRKS.md § Microsoft Entra ID, Manager):
             // an unqualified name no core attribute has falls back to the extensions.
             kind.extensions().iter().find_map(|&(urn, ext)| schema::find(ext, &attr.name).map(|d| (Loc::Ext(urn), d)))
         }),
@@ -136,7 +136,7 @@ pub(super) fn sub_case_exact(def: &AttrDef, path: &AttrPath) -> bool {
 
 /// When `filter` is `a eq x and b eq y …` on plain sub-attributes, the
 /// element those comparisons describe: add/replace through a filter that
-/// matches nothing creates it (IDP-QUIRKS "Required server behaviour" 5,
+/// matches nothing creates it (docs/IDP-QUIRKS.md § Required server behaviour 5,
 /// Entra's `Add` to `emails[type eq "work"].value`).
 pub(super) fn eq_element(def: &AttrDef, filter: &Filter) -> Option<Map<String, Value>> {
     let mut out = Map::new();

@@ -1,4 +1,4 @@
-//! PATCH on Users: every IDP-QUIRKS example and the RFC 7644 §3.5.2 ones.
+//! PATCH on Users: every docs/IDP-QUIRKS.md example and the RFC 7644 §3.5.2 ones.
 
 use serde_json::{json, Map, Value};
 
