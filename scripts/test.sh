@@ -20,6 +20,9 @@ cargo clippy --lib --target wasm32-unknown-unknown --quiet -- -D warnings
 step "cargo test (native, real SQLite)"
 cargo test --quiet
 
+step "cargo test (native integration tests again, control and data in separate SQLite databases)"
+ROLLCALL_TEST_DATABASES=split cargo test --quiet --test '*'
+
 step "build the Worker"
 "$ROOT/scripts/build-worker.sh"
 
