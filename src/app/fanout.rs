@@ -11,12 +11,10 @@ use super::scim::auth::Authed;
 use super::scim::write::{commit, Write};
 use super::Services;
 use crate::directory::views::user_view;
-use crate::directory::UserRecord;
 use crate::events::Slice;
-use crate::storage::db::{first, rows};
-use crate::storage::removal_sql as rm;
-pub use crate::storage::removal_sql::CHUNK;
-use crate::storage::{Db, DbError, RowExt};
+use crate::storage::users_groups::removals;
+pub use crate::storage::users_groups::removals::CHUNK;
+use crate::storage::{Db, DbError};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Chunks per invocation after a request (`wait_until`): each costs about
@@ -37,42 +35,54 @@ pub struct Progress {
     pub done: bool,
 }
 
-/// Tells up to `chunks` chunks, oldest removal first.
+/// Tells up to `chunks` chunks, oldest removal first, in each data
+/// database in turn (one today).
 pub async fn run<D: Db>(svc: &Services<'_, D>, chunks: usize) -> Result<Progress, DbError> {
-    let mut p = Progress::default();
-    for _ in 0..chunks {
-        let r = svc.db.batch(vec![rm::select_next_removal(), rm::select_next_chunk()]).await?;
-        let Some(item) = first(&r, 0) else {
-            p.done = true;
-            return Ok(p);
-        };
-        let (removal_id, group_id) = (item.string("id"), item.string("group_id"));
-        let authed = Authed { directory_id: item.string("directory_id"), organization_id: item.string("organization_id"), activated: None };
-        let group = item.json("group_view");
-        let users: Vec<UserRecord> = rows(&r, 1).iter().filter_map(UserRecord::from_row).collect();
-        let groups: BTreeMap<String, serde_json::Value> = [(group_id.clone(), group)].into();
-        let w = if users.is_empty() {
-            // The group's deletion is its last event; a replacement ends silently.
-            let before = if item.int("deleted") == Some(1) { Slice { groups, ..Default::default() } } else { Slice::default() };
-            Write { stmts: rm::finish_removal(&removal_id, &group_id), before, after: Slice::default(), tail: Vec::new() }
-        } else {
-            let views: BTreeMap<String, serde_json::Value> = users.iter().map(|u| (u.id.clone(), user_view(u, &authed.organization_id, None))).collect();
-            let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
-            let members: BTreeSet<(String, String)> = ids.iter().map(|u| (group_id.clone(), u.clone())).collect();
-            let before = Slice { users: views.clone(), groups: groups.clone(), members };
-            let after = Slice { users: views, groups, members: BTreeSet::new() };
-            Write { stmts: rm::end_chunk(&removal_id, &group_id, &ids, &svc.now_text()), before, after, tail: Vec::new() }
-        };
-        match commit(svc, &authed, w).await {
-            Ok(c) => {
-                p.event_ids.extend(c.event_ids);
-                p.chunks += 1;
+    let mut p = Progress { done: true, ..Default::default() };
+    let mut left = chunks;
+    for db in svc.data_all() {
+        loop {
+            if left == 0 {
+                p.done = false;
+                return Ok(p);
             }
-            // Someone else moved first (a concurrent runner, an add taking a
-            // member back, a user delete): read again.
-            Err(DbError::Precondition) => {}
-            Err(e) => return Err(e),
+            left -= 1;
+            let Some(chunk) = removals::next_chunk(db).await? else {
+                break;
+            };
+            match commit(
+                svc,
+                &Authed { directory_id: chunk.directory_id.clone(), organization_id: chunk.organization_id.clone(), activated: None },
+                tell(svc, &chunk),
+            )
+            .await
+            {
+                Ok(c) => {
+                    p.event_ids.extend(c.event_ids);
+                    p.chunks += 1;
+                }
+                // Someone else moved first (a concurrent runner, an add taking a
+                // member back, a user delete): read again.
+                Err(DbError::Precondition) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(p)
+}
+
+/// The write that tells a chunk (or finishes its removal).
+fn tell<D: Db>(svc: &Services<'_, D>, chunk: &removals::Chunk) -> Write {
+    let groups: BTreeMap<String, serde_json::Value> = [(chunk.group_id.clone(), chunk.group_view.clone())].into();
+    if chunk.users.is_empty() {
+        // The group's deletion is its last event; a replacement ends silently.
+        let before = if chunk.deleted { Slice { groups, ..Default::default() } } else { Slice::default() };
+        return Write::new(removals::finish(chunk), before, Slice::default());
+    }
+    let views: BTreeMap<String, serde_json::Value> = chunk.users.iter().map(|u| (u.id.clone(), user_view(u, &chunk.organization_id, None))).collect();
+    let ids: Vec<String> = chunk.users.iter().map(|u| u.id.clone()).collect();
+    let members: BTreeSet<(String, String)> = ids.iter().map(|u| (chunk.group_id.clone(), u.clone())).collect();
+    let before = Slice { users: views.clone(), groups: groups.clone(), members };
+    let after = Slice { users: views, groups, members: BTreeSet::new() };
+    Write::new(removals::end_chunk(chunk, &ids, &svc.now_text()), before, after)
 }

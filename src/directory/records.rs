@@ -25,11 +25,6 @@ pub struct GroupRecord {
     pub updated_at: String,
 }
 
-/// Columns to select for a [`UserRecord`] from table alias `u`.
-pub const USER_COLUMNS: &str = "u.id, u.directory_id, u.resource, u.version, u.created_at, u.updated_at";
-/// Columns to select for a [`GroupRecord`] from table alias `g`.
-pub const GROUP_COLUMNS: &str = "g.id, g.directory_id, g.resource, g.version, g.created_at, g.updated_at";
-
 /// The columns shared by users and groups: id, directory, resource, version, created, updated.
 type Parts = (String, String, Map<String, Value>, i64, String, String);
 

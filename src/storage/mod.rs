@@ -2,12 +2,10 @@
 //! by SQLite in native tests, plus the row <-> domain mapping.
 
 pub mod db;
-pub mod filter_sql;
 pub mod guard;
 pub mod page;
-pub mod removal_sql;
-pub mod scim_sql;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;
+pub mod users_groups;
 
 pub use db::{Batch, Db, DbError, Results, Row, RowExt, Slot, Slots, SqlValue, Stmt, StmtResult};

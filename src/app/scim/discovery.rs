@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::app::HttpResponse;
 use crate::scim::schema::{AttrDef, Mutability, ResourceKind, Returned, SchemaDef, SCHEMAS};
 use crate::scim::ScimError;
-use crate::storage::Db;
+use crate::storage::{Batch, Db};
 use serde_json::{json, Map, Value};
 
 const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -15,7 +15,7 @@ const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Resour
 const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
 pub async fn service_provider_config<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimError> {
-    ctx.read(Vec::new()).await?;
+    ctx.read(Batch::new()).await?;
     let cfg = ctx.svc.cfg;
     Ok(HttpResponse::scim(
         200,
@@ -59,7 +59,7 @@ fn list_response(resources: Vec<Value>) -> Value {
 }
 
 pub async fn resource_types<D: Db>(ctx: &Ctx<'_, '_, D>, id: Option<&str>) -> Result<HttpResponse, ScimError> {
-    ctx.read(Vec::new()).await?;
+    ctx.read(Batch::new()).await?;
     let all = [ResourceKind::User, ResourceKind::Group];
     match id {
         None => Ok(HttpResponse::scim(200, &list_response(all.iter().map(|k| resource_type(*k, &ctx.base)).collect()))),
@@ -118,7 +118,7 @@ fn schema_doc(s: &SchemaDef, base: &str) -> Value {
 }
 
 pub async fn schemas<D: Db>(ctx: &Ctx<'_, '_, D>, id: Option<&str>) -> Result<HttpResponse, ScimError> {
-    ctx.read(Vec::new()).await?;
+    ctx.read(Batch::new()).await?;
     match id {
         None => Ok(HttpResponse::scim(200, &list_response(SCHEMAS.iter().map(|s| schema_doc(s, &ctx.base)).collect()))),
         Some(id) => crate::scim::schema::schema_by_id(id)

@@ -1,5 +1,5 @@
 //! Group changes too large for one batch (issue 9): deleting a group of
-//! more than [`rm::CHUNK`] members, or replacing the members of one. The
+//! more than [`CHUNK`](removals::CHUNK) members, or replacing the members of one. The
 //! request ends the memberships at once (the group row goes, or the ended
 //! memberships move under a pending removal, in one statement) and answers;
 //! their `user_removed` events (then `group.deleted`) are written in chunks
@@ -14,10 +14,8 @@ use crate::app::HttpResponse;
 use crate::directory::views::group_view;
 use crate::directory::{GroupRecord, UserRecord};
 use crate::events::Slice;
-use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
-use crate::storage::removal_sql as rm;
-use crate::storage::scim_sql as sql;
+use crate::storage::users_groups::{groups, memberships, removals};
 use crate::storage::Db;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -27,13 +25,8 @@ use std::collections::BTreeMap;
 /// group's id as a pending removal that ends with `group.deleted`.
 pub(super) fn delete_later<D: Db>(ctx: &Ctx<'_, '_, D>, authed: &Authed, old: &GroupRecord) -> Write {
     let view = group_view(old, &authed.organization_id);
-    let stmts = vec![
-        sql::guard_version("groups", &old.id, old.version),
-        rm::insert_removal(&old.id, &old.id, &authed.directory_id, &view, true, &ctx.svc.now_text()),
-        crate::stmt!("DELETE FROM groups WHERE id = ?1", old.id.as_str()),
-        sql::adjust_count(&authed.directory_id, ResourceKind::Group, -1),
-    ];
-    Write { stmts, before: Slice::default(), after: Slice::default(), tail: Vec::new() }
+    let removal = removals::insert(&old.id, old, &view, true, &ctx.svc.now_text());
+    Write::new(groups::delete_keeping_members(old, removal), Slice::default(), Slice::default())
 }
 
 /// Replaces the members of a large group with `m.after`. `m.before` holds
@@ -57,15 +50,12 @@ pub(super) async fn save_replacing<D: Db>(
     let (sb, sa) = slices(&authed.organization_id, Some(&old), Some(&new), before, after, users);
     let removal = ctx.svc.ids().make("group");
     let keep: Vec<String> = after.iter().cloned().collect();
-    let mut stmts = vec![
-        sql::guard_version("groups", &old.id, old.version),
-        sql::update_group(&new),
-        rm::insert_removal(&removal, &old.id, dir, &group_view(&new, &authed.organization_id), false, &now),
-    ];
+    let mut stmts = groups::update(old.version, &new);
+    stmts.push(removals::insert(&removal, &old, &group_view(&new, &authed.organization_id), false, &now));
     // Taken back (and added) before the others move out, so they stay.
     stmts.extend(membership_stmts(dir, &old.id, m, &now));
-    stmts.push(rm::move_members_out(&old.id, &removal, &keep));
-    if ctx.commit(authed, Write { stmts, before: sb, after: sa, tail: Vec::new() }, TAKEN).await?.is_none() {
+    stmts.push(memberships::move_out(&old.id, &removal, &keep));
+    if ctx.commit(authed, Write::new(stmts, sb, sa), TAKEN).await?.is_none() {
         return Ok(None);
     }
     ctx.run_removals();

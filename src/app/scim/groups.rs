@@ -14,10 +14,10 @@ use crate::scim::projection::project;
 use crate::scim::resource::normalize;
 use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
-use crate::storage::db::rows;
-use crate::storage::removal_sql as rm;
-use crate::storage::scim_sql as sql;
-use crate::storage::{Db, RowExt, Stmt, StmtResult};
+use crate::storage::users_groups::memberships::{self, Among};
+use crate::storage::users_groups::removals::{self, CHUNK};
+use crate::storage::users_groups::{groups, users};
+use crate::storage::{Batch, Db, Stmt};
 use crate::support::ids::has_prefix;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,16 +27,12 @@ pub(super) fn not_found() -> ScimError {
     ScimError::not_found("Group not found")
 }
 
-fn refs_from_rows(results: &[StmtResult], i: usize) -> Vec<Ref> {
-    rows(results, i).iter().map(|r| Ref { id: r.string("id"), display: r.string("display") }).collect()
-}
-
 pub(super) fn refs_from_users<'a>(ids: impl Iterator<Item = &'a String>, users: &BTreeMap<String, UserRecord>) -> Vec<Ref> {
     ids.filter_map(|id| users.get(id)).map(|u| Ref { id: u.id.clone(), display: u.member_display().to_string() }).collect()
 }
 
-fn user_map(results: &[StmtResult], i: usize) -> BTreeMap<String, UserRecord> {
-    rows(results, i).iter().filter_map(UserRecord::from_row).map(|u| (u.id.clone(), u)).collect()
+fn user_map(users: Vec<UserRecord>) -> BTreeMap<String, UserRecord> {
+    users.into_iter().map(|u| (u.id.clone(), u)).collect()
 }
 
 pub(super) fn respond<D: Db>(ctx: &Ctx<'_, '_, D>, status: u16, g: &GroupRecord, members: Option<&[Ref]>) -> Result<HttpResponse, ScimError> {
@@ -111,10 +107,7 @@ pub(super) fn membership_stmts(dir: &str, gid: &str, m: &Members, now: &str) -> 
     let removed: Vec<String> = m.before.difference(&m.after).cloned().collect();
     let added: Vec<String> = m.after.difference(&m.before).cloned().collect();
     let restored: Vec<String> = m.pending.intersection(&m.after).cloned().collect();
-    let mut out: Vec<Stmt> = rm::remove_members(gid, &removed).into_iter().collect();
-    out.extend(rm::restore_members(gid, &restored));
-    out.extend(sql::add_members(dir, gid, &added, now));
-    out
+    memberships::change(dir, gid, &removed, &restored, &added, now)
 }
 
 /// A group's members before and after a change, as the application sees
@@ -124,14 +117,6 @@ pub(super) struct Members {
     pub before: BTreeSet<String>,
     pub after: BTreeSet<String>,
     pub pending: BTreeSet<String>,
-}
-
-/// `[select_memberships_among]` rows: the members, and those pending removal.
-fn among(results: &[StmtResult], i: usize) -> (BTreeSet<String>, BTreeSet<String>) {
-    let rows = rows(results, i);
-    let all = rows.iter().map(|r| r.string("user_id")).collect();
-    let pending = rows.iter().filter(|r| r.int("pending") == Some(1)).map(|r| r.string("user_id")).collect();
-    (all, pending)
 }
 
 fn check_known(ids: &[String], users: &BTreeMap<String, UserRecord>) -> Result<(), ScimError> {
@@ -159,18 +144,17 @@ pub async fn create<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimErr
         let group = record(&authed.directory_id);
         let after_set: BTreeSet<String> = ids.iter().cloned().collect();
         let (before, after) = slices(&authed.organization_id, None, Some(&group), &BTreeSet::new(), &after_set, users);
-        let mut stmts = vec![sql::insert_group(&group), sql::adjust_count(&authed.directory_id, ResourceKind::Group, 1)];
-        stmts.extend(sql::add_members(&authed.directory_id, &group.id, &ids, &now));
-        Write { stmts, before, after, tail: Vec::new() }
+        Write::new(groups::create(&group, &ids, &now), before, after)
     };
     // Without members nothing needs reading first: one round trip.
     if ids.is_empty() && ctx.fast_create(|a| build(a, &BTreeMap::new()), TAKEN).await?.is_some() {
         return respond(ctx, 201, &record(ctx.cred.directory_id), Some(&[]));
     }
     for _ in 0..MAX_ATTEMPTS {
-        let dir = ctx.cred.directory_id;
-        let (authed, results) = ctx.read(if ids.is_empty() { Vec::new() } else { vec![sql::select_users_by_ids(dir, &ids)] }).await?;
-        let users = user_map(&results, 0);
+        let mut b = Batch::new();
+        let named = (!ids.is_empty()).then(|| users::read_among(&mut b, ctx.cred.directory_id, &ids));
+        let (authed, r) = ctx.read(b).await?;
+        let users = user_map(named.map(|n| n.get(&r)).unwrap_or_default());
         check_known(&ids, &users)?;
         if ctx.commit(&authed, build(&authed, &users), TAKEN).await?.is_some() {
             let refs = refs_from_users(ids.iter(), &users);
@@ -182,17 +166,12 @@ pub async fn create<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimErr
 
 pub async fn get<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
     let with_members = wants_members(ctx)?;
-    let dir = ctx.cred.directory_id;
-    let reads = if !has_prefix(id, "group") {
-        Vec::new()
-    } else if with_members {
-        vec![sql::select_group(dir, id), sql::select_member_refs(id)]
-    } else {
-        vec![sql::select_group(dir, id)]
-    };
-    let (_, results) = ctx.read(reads).await?;
-    let group = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
-    let refs = with_members.then(|| refs_from_rows(&results, 1));
+    let mut b = Batch::new();
+    let reads = has_prefix(id, "group").then(|| (groups::read(&mut b, ctx.cred.directory_id, id), with_members.then(|| memberships::read_refs(&mut b, id))));
+    let (_, r) = ctx.read(b).await?;
+    let (group, refs) = reads.ok_or_else(not_found)?;
+    let group = group.get(&r).ok_or_else(not_found)?;
+    let refs = refs.map(|m| m.get(&r));
     respond(ctx, 200, &group, refs.as_deref())
 }
 
@@ -221,16 +200,15 @@ pub async fn patch<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse
     }
     for _ in 0..MAX_ATTEMPTS {
         let dir = ctx.cred.directory_id;
-        let reads = if has_prefix(id, "group") {
-            vec![sql::select_group(dir, id), rm::select_memberships_among(id, &needs.ids), sql::select_users_by_ids(dir, &needs.ids)]
-        } else {
-            Vec::new()
-        };
-        let (authed, results) = ctx.read(reads).await?;
-        let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
+        let mut b = Batch::new();
+        let reads = has_prefix(id, "group")
+            .then(|| (groups::read(&mut b, dir, id), memberships::read_among(&mut b, id, &needs.ids), users::read_among(&mut b, dir, &needs.ids)));
+        let (authed, r) = ctx.read(b).await?;
+        let (group, among, named) = reads.ok_or_else(not_found)?;
+        let old = group.get(&r).ok_or_else(not_found)?;
         ctx.check_if_match(old.version)?;
-        let (before, pending) = among(&results, 1);
-        let users = user_map(&results, 2);
+        let Among { members: before, pending } = among.get(&r);
+        let users = user_map(named.get(&r));
         let (resource, mops) = decide(&old)?;
         let mut after = before.clone();
         members::apply(&mut after, &mops, &users)?;
@@ -244,7 +222,7 @@ pub async fn patch<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse
 
 /// A change that sets the whole member list (PUT; PATCH replacing, clearing
 /// or filtering `members`). `named` are the users the request names. A group
-/// of up to [`rm::CHUNK`] members is read whole and changed in one batch; a
+/// of up to [`CHUNK`] members is read whole and changed in one batch; a
 /// larger one is not read: the named memberships are, the rest are ended in
 /// one statement and told in chunks afterwards (see `group_fanout`).
 async fn save_whole<D: Db>(
@@ -256,27 +234,27 @@ async fn save_whole<D: Db>(
 ) -> Result<HttpResponse, ScimError> {
     for _ in 0..MAX_ATTEMPTS {
         let dir = ctx.cred.directory_id;
-        let reads = if has_prefix(id, "group") {
-            vec![
-                sql::select_group(dir, id),
-                sql::select_members(id, rm::CHUNK + 1),
-                sql::select_users_by_ids(dir, named),
-                rm::select_memberships_among(id, named),
-            ]
-        } else {
-            Vec::new()
-        };
-        let (authed, results) = ctx.read(reads).await?;
-        let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
+        let mut b = Batch::new();
+        let reads = has_prefix(id, "group").then(|| {
+            (
+                groups::read(&mut b, dir, id),
+                memberships::read_users(&mut b, id, CHUNK + 1),
+                users::read_among(&mut b, dir, named),
+                memberships::read_among(&mut b, id, named),
+            )
+        });
+        let (authed, r) = ctx.read(b).await?;
+        let (group, members, named_users, named_members) = reads.ok_or_else(not_found)?;
+        let old = group.get(&r).ok_or_else(not_found)?;
         ctx.check_if_match(old.version)?;
         let (resource, mops) = decide(&old)?;
-        let mut users = user_map(&results, 1);
-        let large = users.len() > rm::CHUNK;
+        let mut users = user_map(members.get(&r));
+        let large = users.len() > CHUNK;
         let mut before: BTreeSet<String> = users.keys().cloned().collect();
-        users.extend(user_map(&results, 2));
+        users.extend(user_map(named_users.get(&r)));
         // Named users whose membership is pending removal are still members
         // as the application sees them.
-        let (among, pending) = among(&results, 3);
+        let Among { members: among, pending } = named_members.get(&r);
         let saved = if large {
             let after = members::apply_without_before(&mops, &users)?;
             let before = among.intersection(&after).cloned().collect();
@@ -316,8 +294,10 @@ async fn save<D: Db>(
             (false, _) => None,
             (true, false) => Some(refs_from_users(after.iter(), users)),
             (true, true) => {
-                let (_, r) = ctx.read(vec![sql::select_member_refs(&old.id)]).await?;
-                Some(refs_from_rows(&r, 0))
+                let mut b = Batch::new();
+                let refs = memberships::read_refs(&mut b, &old.id);
+                let (_, r) = ctx.read(b).await?;
+                Some(refs.get(&r))
             }
         };
         return reply.respond(ctx, &old, refs.as_deref()).map(Some);
@@ -325,18 +305,19 @@ async fn save<D: Db>(
     let new = GroupRecord { resource, version: old.version + 1, updated_at: now.clone(), ..old.clone() };
     let (sb, sa) = slices(&authed.organization_id, Some(&old), Some(&new), before, after, users);
     if partial && new.resource == old.resource && ctx.req.header("if-match").is_none() {
-        return save_members_only(ctx, authed, &old, m, users, Write { stmts: Vec::new(), before: sb, after: sa, tail: Vec::new() }, reply).await;
+        return save_members_only(ctx, authed, &old, m, users, Write::new(Vec::new(), sb, sa), reply).await;
     }
-    let mut stmts = vec![sql::guard_version("groups", &old.id, old.version), sql::update_group(&new)];
+    let mut stmts = groups::update(old.version, &new);
     stmts.extend(membership_stmts(&authed.directory_id, &old.id, m, &now));
-    let tail = if with_members && partial { vec![sql::select_member_refs(&old.id)] } else { Vec::new() };
-    let Some(tail) = ctx.commit(authed, Write { stmts, before: sb, after: sa, tail }, TAKEN).await? else {
+    let mut w = Write::new(stmts, sb, sa);
+    let fresh = (with_members && partial).then(|| memberships::read_refs(&mut w.tail, &old.id));
+    let Some(tail) = ctx.commit(authed, w, TAKEN).await? else {
         return Ok(None);
     };
-    let refs = match (with_members, partial) {
+    let refs = match (with_members, fresh) {
         (false, _) => None,
-        (true, false) => Some(refs_from_users(after.iter(), users)),
-        (true, true) => Some(refs_from_rows(&tail, 0)),
+        (true, None) => Some(refs_from_users(after.iter(), users)),
+        (true, Some(fresh)) => Some(fresh.get(&tail)),
     };
     reply.respond(ctx, &new, refs.as_deref()).map(Some)
 }
@@ -360,45 +341,40 @@ async fn save_members_only<D: Db>(
     let named: BTreeSet<String> = before.union(after).chain(users.keys()).cloned().collect();
     let absent: Vec<String> = named.difference(before).cloned().collect();
     let present: Vec<String> = before.iter().cloned().collect();
-    w.stmts.push(rm::guard_memberships(&old.id, &present, &absent));
-    w.stmts.push(crate::stmt!("UPDATE groups SET version = version + 1, updated_at = ?2 WHERE id = ?1", old.id.as_str(), now.as_str()));
+    w.stmts.push(memberships::guard_as_read(&old.id, &present, &absent));
+    w.stmts.push(groups::bump_version(&old.id, &now));
     w.stmts.extend(membership_stmts(&authed.directory_id, &old.id, m, &now));
     let with_members = reply.wants_members(ctx)?;
-    w.tail.push(sql::select_group(&authed.directory_id, &old.id));
-    if with_members {
-        w.tail.push(sql::select_member_refs(&old.id));
-    }
+    let group = groups::read(&mut w.tail, &authed.directory_id, &old.id);
+    let refs = with_members.then(|| memberships::read_refs(&mut w.tail, &old.id));
     let Some(tail) = ctx.commit(authed, w, TAKEN).await? else {
         return Ok(None);
     };
-    let group = rows(&tail, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
-    let refs = with_members.then(|| refs_from_rows(&tail, 1));
+    let group = group.get(&tail).ok_or_else(not_found)?;
+    let refs = refs.map(|m| m.get(&tail));
     reply.respond(ctx, &group, refs.as_deref()).map(Some)
 }
 
 /// DELETE: each member gets `user_removed`, then the group goes. A group
-/// of more than [`rm::CHUNK`] members (or with removals still being told)
+/// of more than [`CHUNK`] members (or with removals still being told)
 /// goes at once and its members are told in chunks afterwards.
 pub async fn delete<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
     for _ in 0..MAX_ATTEMPTS {
-        let dir = ctx.cred.directory_id;
-        let reads =
-            if has_prefix(id, "group") { vec![sql::select_group(dir, id), sql::select_members(id, rm::CHUNK + 1), rm::select_pending(id)] } else { Vec::new() };
-        let (authed, results) = ctx.read(reads).await?;
-        let old = rows(&results, 0).first().and_then(GroupRecord::from_row).ok_or_else(not_found)?;
+        let mut b = Batch::new();
+        let reads = has_prefix(id, "group")
+            .then(|| (groups::read(&mut b, ctx.cred.directory_id, id), memberships::read_users(&mut b, id, CHUNK + 1), removals::read_pending(&mut b, id)));
+        let (authed, r) = ctx.read(b).await?;
+        let (group, members, pending) = reads.ok_or_else(not_found)?;
+        let old = group.get(&r).ok_or_else(not_found)?;
         ctx.check_if_match(old.version)?;
-        let users = user_map(&results, 1);
-        let pending = rows(&results, 2).first().and_then(|r| r.int("pending")) == Some(1);
-        let later = users.len() > rm::CHUNK || pending;
+        let users = user_map(members.get(&r));
+        let later = users.len() > CHUNK || pending.get(&r);
         let w = if later {
             group_fanout::delete_later(ctx, &authed, &old)
         } else {
             let before_set: BTreeSet<String> = users.keys().cloned().collect();
             let (before, after) = slices(&authed.organization_id, Some(&old), None, &before_set, &BTreeSet::new(), &users);
-            let mut stmts = vec![sql::guard_version("groups", &old.id, old.version)];
-            stmts.extend(sql::delete_group(&old.id));
-            stmts.push(sql::adjust_count(&authed.directory_id, ResourceKind::Group, -1));
-            Write { stmts, before, after, tail: Vec::new() }
+            Write::new(groups::delete(&old), before, after)
         };
         if ctx.commit(&authed, w, TAKEN).await?.is_some() {
             if later {

@@ -2,21 +2,17 @@
 //! project in SQL, with `totalResults` from the directory's counters when
 //! there is no filter.
 
-use super::render::{self, Ref};
+use super::render;
 use super::{paging, wants, Ctx};
 use crate::app::HttpResponse;
-use crate::directory::records::{GROUP_COLUMNS, USER_COLUMNS};
-use crate::directory::{GroupRecord, UserRecord};
 use crate::scim::filter::{parse_attr_list, parse_attr_path, parse_filter, AttrPath, Filter};
 use crate::scim::limits;
 use crate::scim::projection::project;
 use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
-use crate::storage::db::rows;
-use crate::storage::filter_sql::{order_expr, where_clause, Scope};
-use crate::storage::{Db, RowExt, SqlValue, Stmt};
+use crate::storage::users_groups::list::{self as pages, Listed, Page, Plan, Window};
+use crate::storage::{Batch, Db};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 /// `ListResponse` schema URN (RFC 7644 §3.4.2).
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -172,82 +168,15 @@ pub async fn from_body<D: Db>(ctx: &Ctx<'_, '_, D>, kind: Option<ResourceKind>) 
     }
 }
 
-/// One resource type's statements for a page. The related list (a user's
-/// groups, a group's members) comes inline as a JSON column when the page
-/// is in id order (SQLite then computes it only for the rows returned),
-/// else from a second statement over the same page.
-struct Plan {
-    kind: ResourceKind,
-    total: Stmt,
-    page: Option<Stmt>,
-    related: Option<Stmt>,
-}
-
-/// `[[id, display], …]` of a user's groups / a group's members, in id order.
-fn inline_related(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::User => "(SELECT json_group_array(json_array(g.id, g.display_name)) FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) AS related",
-        ResourceKind::Group => "(SELECT json_group_array(json_array(m.user_id, '')) FROM memberships m WHERE m.group_id = g.id) AS related",
+impl ListQuery {
+    fn storage(&self) -> pages::Query<'_> {
+        pages::Query { filter: self.filter.as_ref(), sort_by: self.sort_by.as_ref(), descending: self.descending }
     }
 }
 
-/// `after`: start after this id instead of skipping `offset` rows (id order only).
-fn plan(kind: ResourceKind, directory_id: &str, q: &ListQuery, offset: u64, limit: u64, related: bool, after: Option<&str>) -> Result<Plan, ScimError> {
-    let (alias, table, columns) = match kind {
-        ResourceKind::User => ("u", "users", USER_COLUMNS),
-        ResourceKind::Group => ("g", "groups", GROUP_COLUMNS),
-    };
-    let scope = Scope { kind, alias, directory_id };
-    let mut where_sql = format!("{alias}.directory_id = ?");
-    let mut params = vec![SqlValue::Text(directory_id.to_string())];
-    if let Some(f) = &q.filter {
-        let frag = where_clause(&scope, f)?;
-        where_sql.push_str(&format!(" AND ({})", frag.sql));
-        params.extend(frag.params);
-    }
-    let total = if q.filter.is_none() {
-        let col = if kind == ResourceKind::User { "user_count" } else { "group_count" };
-        Stmt::new(format!("SELECT {col} AS n FROM directories WHERE id = ?"), vec![SqlValue::Text(directory_id.to_string())])
-    } else {
-        Stmt::new(format!("SELECT count(*) AS n FROM {table} {alias} WHERE {where_sql}"), params.clone())
-    };
-    if limit == 0 {
-        return Ok(Plan { kind, total, page: None, related: None });
-    }
-    let (mut page_where, mut page_params, offset) = (where_sql.clone(), params.clone(), offset);
-    let offset = match after.filter(|_| q.sort_by.is_none()) {
-        Some(id) => {
-            page_where.push_str(&format!(" AND {alias}.id > ?"));
-            page_params.push(SqlValue::Text(id.to_string()));
-            0
-        }
-        None => offset,
-    };
-    let dir = if q.descending { "DESC" } else { "ASC" };
-    let order = match &q.sort_by {
-        Some(p) => {
-            let e = order_expr(&scope, p)?;
-            format!("({e}) IS NULL, {e} {dir}, {alias}.id")
-        }
-        None => format!("{alias}.id"),
-    };
-    page_params.push(SqlValue::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
-    page_params.push(SqlValue::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
-    let inline = related && q.sort_by.is_none();
-    let select = if inline { format!("{columns}, {}", inline_related(kind)) } else { columns.to_string() };
-    let page_sql = format!("SELECT {select} FROM {table} {alias} WHERE {page_where} ORDER BY {order} LIMIT ? OFFSET ?");
-    let ids_sql = format!("SELECT {alias}.id FROM {table} {alias} WHERE {page_where} ORDER BY {order} LIMIT ? OFFSET ?");
-    let related = (related && !inline).then(|| match kind {
-        ResourceKind::User => Stmt::new(
-            format!("SELECT m.user_id AS owner, g.id AS id, g.display_name AS display FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id IN ({ids_sql}) ORDER BY g.id"),
-            page_params.clone(),
-        ),
-        ResourceKind::Group => Stmt::new(
-            format!("SELECT m.group_id AS owner, m.user_id AS id, '' AS display FROM memberships m WHERE m.group_id IN ({ids_sql}) ORDER BY m.user_id"),
-            page_params.clone(),
-        ),
-    });
-    Ok(Plan { kind, total, page: Some(Stmt::new(page_sql, page_params)), related })
+/// Whether the related list (a user's groups, a group's members) is part of the answer.
+fn wants_related(kind: ResourceKind, q: &ListQuery) -> bool {
+    wants(kind, if kind == ResourceKind::User { "groups" } else { "members" }, &q.attributes, &q.excluded)
 }
 
 async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery) -> Result<HttpResponse, ScimError> {
@@ -259,10 +188,10 @@ async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery
         (kinds.len() == 1 && q.sort_by.is_none()).then(|| kinds.first().map(|k| paging::key(dir, k.name(), &q.filter_text, q.start_index))).flatten();
     let after = continues.as_deref().and_then(|k| paging::after(k, ctx.svc.now));
     // Root search: a filter that one type cannot evaluate matches none of it.
-    let mut plans = Vec::new();
+    let mut plans: Vec<Plan> = Vec::new();
+    let window = Window { offset: q.start_index - 1, limit: count, after: after.as_deref() };
     for &kind in kinds {
-        let related = wants(kind, if kind == ResourceKind::User { "groups" } else { "members" }, &q.attributes, &q.excluded);
-        match plan(kind, dir, q, q.start_index - 1, count, related, after.as_deref()) {
+        match pages::plan(kind, dir, &q.storage(), &window, wants_related(kind, q)) {
             Ok(p) => plans.push(p),
             Err(e) if kinds.len() == 1 => return Err(e),
             Err(_) => {}
@@ -272,27 +201,19 @@ async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery
         return Err(ScimError::invalid_filter("The filter matches no resource type"));
     }
     // Counts first, then pages: one round trip for one type.
-    let mut reads: Vec<Stmt> = plans.iter().map(|p| p.total.clone()).collect();
+    let mut b = Batch::new();
+    let totals: Vec<_> = plans.iter().map(|p| p.read_total(&mut b)).collect();
     let single = plans.len() == 1;
-    if single {
-        for p in &plans {
-            reads.extend(p.page.clone());
-            reads.extend(p.related.clone());
-        }
-    }
-    let (_, results) = ctx.read(reads).await?;
-    let totals: Vec<u64> =
-        (0..plans.len()).map(|i| rows(&results, i).first().and_then(|r| r.int("n")).and_then(|n| u64::try_from(n).ok()).unwrap_or(0)).collect();
+    let page = if single { plans.first().and_then(|p| p.read_page(&mut b)) } else { None };
+    let (_, r) = ctx.read(b).await?;
+    let totals: Vec<u64> = totals.iter().map(|t| t.get(&r)).collect();
     let total: u64 = totals.iter().sum();
     let mut resources = Vec::new();
     if single {
-        if let Some(p) = plans.first() {
-            let related_index = if p.related.is_some() { Some(2) } else { None };
-            resources = render_page(ctx, p.kind, &results, 1, related_index, q);
-        }
+        let page = page.map(|p| p.get(&r)).unwrap_or_default();
+        resources = render_page(ctx, &page, q);
         // The next page of this query may start after this one's last id.
-        let last = rows(&results, 1).last().and_then(|r| r.str("id")).map(str::to_string);
-        if let (true, Some(last), Some(kind)) = (continues.is_some(), last, kinds.first()) {
+        if let (true, Some(last), Some(kind)) = (continues.is_some(), page.last_id, kinds.first()) {
             let next = q.start_index + u64::try_from(resources.len()).unwrap_or(0);
             paging::remember(paging::key(dir, kind.name(), &q.filter_text, next), last, ctx.svc.now);
         }
@@ -308,13 +229,11 @@ async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery
                 skip -= t;
                 continue;
             }
-            let related = wants(p.kind, if p.kind == ResourceKind::User { "groups" } else { "members" }, &q.attributes, &q.excluded);
-            let sub = plan(p.kind, dir, q, skip, room, related, None)?;
-            let mut r = Vec::new();
-            r.extend(sub.page);
-            r.extend(sub.related.clone());
-            let (_, res) = ctx.read(r).await?;
-            let page = render_page(ctx, p.kind, &res, 0, sub.related.is_some().then_some(1), q);
+            let sub = pages::plan(p.kind(), dir, &q.storage(), &Window { offset: skip, limit: room, after: None }, wants_related(p.kind(), q))?;
+            let mut b = Batch::new();
+            let read = sub.read_page(&mut b);
+            let (_, r) = ctx.read(b).await?;
+            let page = render_page(ctx, &read.map(|p| p.get(&r)).unwrap_or_default(), q);
             room = room.saturating_sub(u64::try_from(page.len()).unwrap_or(0));
             skip = 0;
             resources.extend(page);
@@ -332,43 +251,18 @@ async fn list<D: Db>(ctx: &Ctx<'_, '_, D>, kinds: &[ResourceKind], q: &ListQuery
     ))
 }
 
-/// `wanted`: whether the related list (groups / members) is part of the
-/// answer; it is then read from the `related` statement at `related`, or
-/// from each row's inline `related` column.
-fn render_page<D: Db>(
-    ctx: &Ctx<'_, '_, D>,
-    kind: ResourceKind,
-    results: &[crate::storage::StmtResult],
-    page: usize,
-    related: Option<usize>,
-    q: &ListQuery,
-) -> Vec<Value> {
-    let wanted = wants(kind, if kind == ResourceKind::User { "groups" } else { "members" }, &q.attributes, &q.excluded);
-    let mut refs: BTreeMap<String, Vec<Ref>> = BTreeMap::new();
-    if let Some(i) = related {
-        for r in rows(results, i) {
-            refs.entry(r.string("owner")).or_default().push(Ref { id: r.string("id"), display: r.string("display") });
-        }
-    }
-    let refs_of = |row: &crate::storage::Row, id: &str| -> Vec<Ref> {
-        match row.json("related") {
-            Value::Array(items) => items
-                .iter()
-                .filter_map(|i| Some(Ref { id: i.get(0)?.as_str()?.to_string(), display: i.get(1).and_then(Value::as_str).unwrap_or_default().to_string() }))
-                .collect(),
-            _ => refs.get(id).cloned().unwrap_or_default(),
-        }
-    };
-    let project_it = |v: Value| if q.attributes.is_empty() && q.excluded.is_empty() { v } else { project(kind, &v, &q.attributes, &q.excluded) };
-    rows(results, page)
+/// The page's resources as SCIM shows them, projected as the query asks;
+/// a group's members only when they are part of the answer.
+fn render_page<D: Db>(ctx: &Ctx<'_, '_, D>, page: &Page, q: &ListQuery) -> Vec<Value> {
+    let project_it = |kind, v: Value| if q.attributes.is_empty() && q.excluded.is_empty() { v } else { project(kind, &v, &q.attributes, &q.excluded) };
+    page.items
         .iter()
-        .filter_map(|row| match kind {
-            ResourceKind::User => UserRecord::from_row(row).map(|u| render::user(&u, &refs_of(row, &u.id), &ctx.base)),
-            ResourceKind::Group => GroupRecord::from_row(row).map(|g| {
-                let members = wanted.then(|| refs_of(row, &g.id));
-                render::group(&g, members.as_deref(), &ctx.base)
-            }),
+        .map(|item| match item {
+            Listed::User(u, groups) => project_it(ResourceKind::User, render::user(u, groups, &ctx.base)),
+            Listed::Group(g, members) => {
+                let members = wants_related(ResourceKind::Group, q).then_some(members.as_slice());
+                project_it(ResourceKind::Group, render::group(g, members, &ctx.base))
+            }
         })
-        .map(project_it)
         .collect()
 }

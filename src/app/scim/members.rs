@@ -96,7 +96,7 @@ pub fn apply_without_before(mops: &[MemberOp], users: &BTreeMap<String, UserReco
     let Some(reset) = mops.iter().rposition(|op| matches!(op, MemberOp::ReplaceAll(_) | MemberOp::RemoveAll)) else {
         return Err(ScimError::bad_request(
             crate::scim::ScimType::TooMany,
-            format!("members: this group has more than {} members; remove members by value, or replace them", crate::storage::removal_sql::CHUNK),
+            format!("members: this group has more than {} members; remove members by value, or replace them", crate::storage::users_groups::removals::CHUNK),
         ));
     };
     let (earlier, later) = mops.split_at(reset);

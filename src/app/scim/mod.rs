@@ -16,7 +16,7 @@ use super::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::scim::filter::{parse_attr_list, AttrPath};
 use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
-use crate::storage::{Db, DbError, Stmt, StmtResult};
+use crate::storage::{Batch, Db, DbError, Results};
 use auth::{Authed, Credential};
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
@@ -44,9 +44,10 @@ impl<D: Db> Ctx<'_, '_, D> {
         self.removals.set(true);
     }
 
-    /// Runs `reads` behind the credential check.
-    pub async fn read(&self, reads: Vec<Stmt>) -> Result<(Authed, Vec<StmtResult>), ScimError> {
-        let (authed, results) = match auth::read(self.svc, &self.cred, reads).await {
+    /// Runs `reads` (data reads) behind the credential check; their
+    /// results are read through the slots `reads` handed out.
+    pub async fn read(&self, reads: Batch) -> Result<(Authed, Results), ScimError> {
+        let (authed, results) = match auth::read(self.svc, &self.cred, reads.into_stmts()).await {
             Ok(r) => r,
             Err(e) => {
                 self.refused.set(matches!(e.status, 401 | 404));
@@ -57,13 +58,18 @@ impl<D: Db> Ctx<'_, '_, D> {
         if let Some(id) = &authed.activated {
             self.publish.borrow_mut().push(id.clone());
         }
-        Ok((authed, results))
+        Ok((authed, Results::from_vec(results)))
     }
 
     /// A create in one round trip: the credential check travels as guards in
     /// the write batch. Ok(None) when it cannot be used or did not pass (the
     /// caller then takes the read-then-write path, which reports the cause).
+    /// The guards read control tables and the write goes to the data
+    /// database, so one batch can carry both only when they are one database.
     pub async fn fast_create(&self, build: impl Fn(&Authed) -> write::Write, unique: &str) -> Result<Option<Authed>, ScimError> {
+        if !self.svc.shared() {
+            return Ok(None);
+        }
         let Some(org) = auth::known_org(self.cred.directory_id) else {
             return Ok(None);
         };
@@ -88,7 +94,8 @@ impl<D: Db> Ctx<'_, '_, D> {
     }
 
     /// Commits a write; Ok(None) means a concurrent change: read again.
-    pub async fn commit(&self, authed: &Authed, w: write::Write, unique: &str) -> Result<Option<Vec<StmtResult>>, ScimError> {
+    /// Ok(Some) holds the results of the write's tail reads.
+    pub async fn commit(&self, authed: &Authed, w: write::Write, unique: &str) -> Result<Option<Results>, ScimError> {
         match write::commit(self.svc, authed, w).await {
             Ok(c) => {
                 self.publish.borrow_mut().extend(c.event_ids);
@@ -220,11 +227,11 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_i
 async fn authenticate_then_dispatch<D: Db>(ctx: &Ctx<'_, '_, D>, rest: &[&str]) -> Result<HttpResponse, ScimError> {
     let has_body = !ctx.req.body.is_empty() || ctx.req.body_too_large;
     if has_body && !auth::verified::is_recent(&ctx.cred, ctx.svc.now) {
-        ctx.read(Vec::new()).await?;
+        ctx.read(Batch::new()).await?;
     }
     match dispatch(ctx, rest).await {
         Err(e) if !ctx.authenticated.get() && !ctx.refused.get() => {
-            ctx.read(Vec::new()).await?;
+            ctx.read(Batch::new()).await?;
             Err(e)
         }
         other => other,

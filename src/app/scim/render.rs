@@ -6,12 +6,8 @@ use crate::directory::{GroupRecord, UserRecord};
 use crate::scim::schema::ResourceKind;
 use serde_json::{json, Map, Value};
 
-/// A member or group reference: id and display name.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ref {
-    pub id: String,
-    pub display: String,
-}
+/// A member or group reference: id and display name (as storage reads it).
+pub use crate::storage::users_groups::Ref;
 
 fn resource(kind: ResourceKind, id: &str, stored: &Map<String, Value>, base: &str, created: &str, modified: &str, version: i64) -> Map<String, Value> {
     let mut out = Map::new();

@@ -13,9 +13,8 @@ use crate::scim::projection::project;
 use crate::scim::resource::normalize;
 use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
-use crate::storage::db::rows;
-use crate::storage::scim_sql as sql;
-use crate::storage::{Db, RowExt, Stmt, StmtResult};
+use crate::storage::users_groups::{removals, users, Read};
+use crate::storage::{Batch, Db, Results};
 use crate::support::ids::has_prefix;
 use serde_json::{Map, Value};
 
@@ -42,15 +41,22 @@ fn group_refs(groups: &[GroupRecord]) -> Vec<GroupRef> {
     groups.iter().map(|g| GroupRef { id: g.id.clone(), name: g.display_name().to_string() }).collect()
 }
 
-/// The user and its groups from a `[select_user, select_groups_of_user]` read.
-fn loaded(results: &[StmtResult]) -> Result<(UserRecord, Vec<GroupRecord>), ScimError> {
-    let user = rows(results, 0).first().and_then(UserRecord::from_row).ok_or_else(not_found)?;
-    let groups = rows(results, 1).iter().filter_map(GroupRecord::from_row).collect();
-    Ok((user, groups))
+/// The reads of a user and its groups; none for an id that cannot be a
+/// user's (it is not found without asking).
+struct Reads {
+    user: Read<Option<UserRecord>>,
+    groups: Read<Vec<GroupRecord>>,
 }
 
-fn reads(directory_id: &str, id: &str) -> Vec<Stmt> {
-    vec![sql::select_user(directory_id, id), sql::select_groups_of_user(id)]
+fn reads(b: &mut Batch, directory_id: &str, id: &str) -> Option<Reads> {
+    has_prefix(id, "user").then(|| Reads { user: users::read(b, directory_id, id), groups: users::read_groups(b, id) })
+}
+
+/// The user and its groups, or 404.
+fn loaded(reads: Option<&Reads>, r: &Results) -> Result<(UserRecord, Vec<GroupRecord>), ScimError> {
+    let reads = reads.ok_or_else(not_found)?;
+    let user = reads.user.get(r).ok_or_else(not_found)?;
+    Ok((user, reads.groups.get(r)))
 }
 
 pub async fn create<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimError> {
@@ -73,18 +79,13 @@ pub async fn create<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimErr
     let build = |authed: &super::auth::Authed| {
         let user = record(&authed.directory_id);
         let after = Slice { users: [(user.id.clone(), user_view(&user, &authed.organization_id, Some(&[])))].into(), ..Default::default() };
-        Write {
-            stmts: vec![sql::insert_user(&user), sql::index_emails(&user.id), sql::adjust_count(&authed.directory_id, ResourceKind::User, 1)],
-            before: Slice::default(),
-            after,
-            tail: Vec::new(),
-        }
+        Write::new(users::create(&user), Slice::default(), after)
     };
     if ctx.fast_create(build, TAKEN).await?.is_some() {
         return respond(ctx, 201, &record(ctx.cred.directory_id), &[]);
     }
     for _ in 0..MAX_ATTEMPTS {
-        let (authed, _) = ctx.read(Vec::new()).await?;
+        let (authed, _) = ctx.read(Batch::new()).await?;
         if ctx.commit(&authed, build(&authed), TAKEN).await?.is_some() {
             return respond(ctx, 201, &record(&authed.directory_id), &[]);
         }
@@ -94,9 +95,10 @@ pub async fn create<D: Db>(ctx: &Ctx<'_, '_, D>) -> Result<HttpResponse, ScimErr
 
 pub async fn get<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
     ctx.projection()?;
-    let dir = ctx.cred.directory_id;
-    let (_, results) = ctx.read(if has_prefix(id, "user") { reads(dir, id) } else { Vec::new() }).await?;
-    let (user, groups) = loaded(&results)?;
+    let mut b = Batch::new();
+    let reads = reads(&mut b, ctx.cred.directory_id, id);
+    let (_, r) = ctx.read(b).await?;
+    let (user, groups) = loaded(reads.as_ref(), &r)?;
     respond(ctx, 200, &user, &groups)
 }
 
@@ -124,9 +126,10 @@ async fn update<D: Db>(
 ) -> Result<HttpResponse, ScimError> {
     ctx.projection()?;
     for _ in 0..MAX_ATTEMPTS {
-        let dir = ctx.cred.directory_id;
-        let (authed, results) = ctx.read(if has_prefix(id, "user") { reads(dir, id) } else { Vec::new() }).await?;
-        let (old, groups) = loaded(&results)?;
+        let mut b = Batch::new();
+        let reads = reads(&mut b, ctx.cred.directory_id, id);
+        let (authed, r) = ctx.read(b).await?;
+        let (old, groups) = loaded(reads.as_ref(), &r)?;
         ctx.check_if_match(old.version)?;
         let resource = change(&old.resource)?;
         if resource == old.resource {
@@ -135,16 +138,11 @@ async fn update<D: Db>(
         let new = UserRecord { resource, version: old.version + 1, updated_at: ctx.svc.now_text(), ..old.clone() };
         let refs = group_refs(&groups);
         let org = &authed.organization_id;
-        let mut stmts = vec![sql::guard_version("users", &old.id, old.version), sql::update_user(&new)];
-        if old.resource.get("emails") != new.resource.get("emails") {
-            stmts.extend([sql::unindex_emails(&new.id), sql::index_emails(&new.id)]);
-        }
-        let w = Write {
-            stmts,
-            before: Slice { users: [(old.id.clone(), user_view(&old, org, Some(&refs)))].into(), ..Default::default() },
-            after: Slice { users: [(new.id.clone(), user_view(&new, org, Some(&refs)))].into(), ..Default::default() },
-            tail: Vec::new(),
-        };
+        let w = Write::new(
+            users::update(&old, &new),
+            Slice { users: [(old.id.clone(), user_view(&old, org, Some(&refs)))].into(), ..Default::default() },
+            Slice { users: [(new.id.clone(), user_view(&new, org, Some(&refs)))].into(), ..Default::default() },
+        );
         if ctx.commit(&authed, w, TAKEN).await?.is_some() {
             return respond(ctx, 200, &new, &groups);
         }
@@ -155,38 +153,29 @@ async fn update<D: Db>(
 /// DELETE: the user leaves each of its groups (`user_removed` each), then goes.
 pub async fn delete<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
     for _ in 0..MAX_ATTEMPTS {
-        let dir = ctx.cred.directory_id;
-        let mut stmts = if has_prefix(id, "user") { reads(dir, id) } else { Vec::new() };
-        if !stmts.is_empty() {
-            stmts.push(crate::storage::removal_sql::select_pending_of_user(id));
-        }
-        let (authed, results) = ctx.read(stmts).await?;
-        let (old, groups) = loaded(&results)?;
+        let mut b = Batch::new();
+        let reads = reads(&mut b, ctx.cred.directory_id, id);
+        let pending = reads.is_some().then(|| removals::read_pending_of_user(&mut b, id));
+        let (authed, r) = ctx.read(b).await?;
+        let (old, groups) = loaded(reads.as_ref(), &r)?;
         ctx.check_if_match(old.version)?;
         let org = &authed.organization_id;
         let mut group_views: std::collections::BTreeMap<String, Value> = groups.iter().map(|g| (g.id.clone(), group_view(g, org))).collect();
         // Memberships pending removal (a large group deleted or replaced):
         // the application still counts them, so they end here, told now.
-        let pending = rows(&results, 2);
-        group_views.extend(pending.iter().map(|r| (r.string("group_id"), r.json("group_view"))));
+        let pending = pending.map(|p| p.get(&r)).unwrap_or_default();
+        let memberships = groups.len() + pending.len();
+        group_views.extend(pending.into_iter().map(|p| (p.group_id, p.group_view)));
         let before = Slice {
             users: [(old.id.clone(), user_view(&old, org, Some(&group_refs(&groups))))].into(),
             groups: group_views.clone(),
             members: group_views.keys().map(|g| (g.clone(), old.id.clone())).collect(),
         };
         let after = Slice { groups: group_views, ..Default::default() };
-        let mut stmts = vec![sql::guard_version("users", &old.id, old.version)];
         // Any membership change in these groups bumps their version; a new
         // group membership changes the count: either way, read again.
-        stmts.extend(groups.iter().map(|g| sql::guard_version("groups", &g.id, g.version)));
-        stmts.push(crate::stmt!(
-            "INSERT INTO guard (reason) SELECT 'memberships' WHERE (SELECT count(*) FROM memberships WHERE user_id = ?1) <> ?2",
-            old.id.as_str(),
-            i64::try_from(groups.len() + pending.len()).unwrap_or(0)
-        ));
-        stmts.extend(sql::delete_user(&old.id, &ctx.svc.now_text()));
-        stmts.push(sql::adjust_count(&authed.directory_id, ResourceKind::User, -1));
-        if ctx.commit(&authed, Write { stmts, before, after, tail: Vec::new() }, TAKEN).await?.is_some() {
+        let stmts = users::delete(&old, &groups, memberships, &ctx.svc.now_text());
+        if ctx.commit(&authed, Write::new(stmts, before, after), TAKEN).await?.is_some() {
             return Ok(HttpResponse::empty(204));
         }
     }

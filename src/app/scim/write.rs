@@ -1,11 +1,11 @@
 //! One write: the change's rows, its events (derived from before/after) and
-//! its preconditions, as a single D1 batch.
+//! its preconditions, as a single D1 batch on the directory's data database.
 
 use super::auth::Authed;
 use crate::app::Services;
 use crate::events::{derive, insert_events, EventDraft, Slice};
-use crate::storage::scim_sql::guard_directory_live;
-use crate::storage::{Db, DbError, Stmt, StmtResult};
+use crate::storage::users_groups::guard_directory_live;
+use crate::storage::{Batch, Db, DbError, Results, Stmt};
 
 /// How many times a use case re-reads and re-decides after a concurrent
 /// change to the same resource, before answering 429.
@@ -17,27 +17,34 @@ pub struct Write {
     pub stmts: Vec<Stmt>,
     pub before: Slice,
     pub after: Slice,
-    /// Reads run after the change in the same batch (the response's data).
-    pub tail: Vec<Stmt>,
+    /// Reads run after the change in the same batch (the response's data),
+    /// read through their slots in [`Committed::tail`].
+    pub tail: Batch,
+}
+
+impl Write {
+    /// A change with nothing to read back.
+    pub fn new(stmts: Vec<Stmt>, before: Slice, after: Slice) -> Self {
+        Write { stmts, before, after, tail: Batch::new() }
+    }
 }
 
 /// What the batch did.
 pub struct Committed {
     pub event_ids: Vec<String>,
-    pub tail: Vec<StmtResult>,
+    /// The results of [`Write::tail`], by the slots it handed out.
+    pub tail: Results,
 }
 
 pub async fn commit<D: Db>(svc: &Services<'_, D>, authed: &Authed, w: Write) -> Result<Committed, DbError> {
     let now = svc.now_text();
     let ids = svc.ids();
     let drafts: Vec<EventDraft> = derive(&w.before, &w.after).into_iter().map(|(event, data)| EventDraft { id: ids.make("event"), event, data }).collect();
-    let tail_len = w.tail.len();
-    let mut batch = Vec::with_capacity(w.stmts.len() + drafts.len() / 10 + 4 + tail_len);
-    batch.push(guard_directory_live(&authed.directory_id));
-    batch.extend(w.stmts);
-    batch.extend(insert_events(&authed.directory_id, &drafts, &now));
-    batch.extend(w.tail);
-    let mut results = svc.db.batch(batch).await?;
-    let tail = results.split_off(results.len().saturating_sub(tail_len));
-    Ok(Committed { event_ids: drafts.into_iter().map(|d| d.id).collect(), tail })
+    let mut b = Batch::new();
+    b.push(guard_directory_live(&authed.directory_id));
+    b.extend(w.stmts);
+    b.extend(insert_events(&authed.directory_id, &drafts, &now));
+    let tail = b.extend(w.tail.into_stmts());
+    let mut results = b.run(svc.data(&authed.directory_id)).await?;
+    Ok(Committed { event_ids: drafts.into_iter().map(|d| d.id).collect(), tail: Results::from_vec(results.take(tail)) })
 }

@@ -4,10 +4,10 @@
 //! IdPs send on every call (`userName eq`, `externalId eq`, `displayName
 //! eq`, `members[value eq]`); everything else reads the stored JSON.
 
-use super::db::SqlValue;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::schema::{self, AttrDef, AttrType, ResourceKind, COMMON_ATTRS};
 use crate::scim::ScimError;
+use crate::storage::SqlValue;
 use crate::support::time::parse_rfc3339;
 
 /// A piece of SQL and its parameters, in the order of its `?`s.
@@ -455,5 +455,5 @@ pub fn order_expr(scope: &Scope, path: &AttrPath) -> Result<String, ScimError> {
 }
 
 #[cfg(test)]
-#[path = "filter_sql_tests.rs"]
+#[path = "filter_tests.rs"]
 mod tests;

@@ -46,7 +46,7 @@ fn db() -> Sqlite {
         .collect();
     stmts.push(stmt!("INSERT INTO users (id, directory_id, user_name, active, resource, created_at, updated_at) VALUES ('user_x', 'd2', 'bjensen@example.com', 1, '{\"emails\":[{\"value\":\"babs@jensen.org\"}]}', 't', 't')"));
     for id in ["user_a", "user_b", "user_c", "user_x"] {
-        stmts.push(crate::storage::scim_sql::index_emails(id));
+        stmts.push(crate::storage::users_groups::users::index_emails(id));
     }
     stmts.push(stmt!(
         "INSERT INTO groups (id, directory_id, display_name, resource, created_at, updated_at) VALUES ('group_1', 'd1', 'Admins', '{}', 't', 't')"
