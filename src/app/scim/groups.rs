@@ -59,7 +59,7 @@ pub(super) enum Reply {
     Resource,
     /// 204 with only the ETag: a PATCH naming neither (RFC 7644 §3.5.2 lets
     /// the server answer without a body), so adding one member to a large
-    /// group never renders every member (PRODUCT.md; Okta's and Entra's
+    /// group never renders every member (docs/PRODUCT.md § SCIM; Okta's and Entra's
     /// membership PATCHes in tests/fixtures/idp name neither).
     Empty,
 }
@@ -175,7 +175,7 @@ pub async fn get<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, 
     respond(ctx, 200, &group, refs.as_deref())
 }
 
-/// PUT: a full replace, members included (RFC 7644 §3.5.1; IDP-QUIRKS 8).
+/// PUT: a full replace, members included (RFC 7644 §3.5.1; docs/IDP-QUIRKS.md § Required server behaviour 8).
 pub async fn replace<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse, ScimError> {
     let normalized = normalize(ResourceKind::Group, &ctx.group_body()?)?;
     let new_ids = normalized.members.clone().unwrap_or_default();

@@ -25,7 +25,7 @@ pub struct ListQuery {
     pub filter: Option<Filter>,
     /// The filter as sent (trimmed), naming the query for [`super::paging`].
     pub filter_text: String,
-    /// 1-based; below 1 means 1 (IDP-QUIRKS 10).
+    /// 1-based; below 1 means 1 (docs/IDP-QUIRKS.md § Required server behaviour 10).
     pub start_index: u64,
     pub count: Option<u64>,
     pub sort_by: Option<AttrPath>,

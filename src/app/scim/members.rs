@@ -48,7 +48,7 @@ pub fn needs(ops: &[PatchOp]) -> Needs {
 /// Applies member ops in order to `members` (which holds the current
 /// members among the ids read, or all of them). Adding a user that is not in
 /// the directory is `invalidValue`; adding a member twice or removing a
-/// non-member changes nothing (IDP-QUIRKS 7).
+/// non-member changes nothing (docs/IDP-QUIRKS.md § Required server behaviour 7).
 pub fn apply(members: &mut BTreeSet<String>, mops: &[MemberOp], users: &BTreeMap<String, UserRecord>) -> Result<(), ScimError> {
     let known = |id: &String| -> Result<(), ScimError> {
         if users.contains_key(id) {

@@ -118,7 +118,7 @@ pub async fn patch<D: Db>(ctx: &Ctx<'_, '_, D>, id: &str) -> Result<HttpResponse
 }
 
 /// Read, compute the new resource, write if it changed; retried on a
-/// concurrent change so parallel PATCHes lose nothing (IDP-QUIRKS 7).
+/// concurrent change so parallel PATCHes lose nothing (docs/IDP-QUIRKS.md § Required server behaviour 7).
 async fn update<D: Db>(
     ctx: &Ctx<'_, '_, D>,
     id: &str,
