@@ -3,6 +3,7 @@
 
 use super::records::{GroupRecord, UserRecord};
 use crate::scim::schema::ENTERPRISE_SCHEMA;
+use crate::storage::organizations::OrganizationRecord;
 use crate::storage::{Row, RowExt};
 use serde_json::{json, Map, Value};
 
@@ -140,16 +141,16 @@ pub fn directory_view(d: &Row) -> Value {
     })
 }
 
-/// `organization`; `domains` is the list of its whitelabel hostnames.
-pub fn organization_view(o: &Row, domains: &[String]) -> Value {
+/// `organization`, with `domains`, the list of its whitelabel hostnames.
+pub fn organization_view(o: &OrganizationRecord) -> Value {
     json!({
         "object": "organization",
-        "id": o.str("id"),
-        "name": o.str("name"),
-        "external_id": o.str("external_id"),
-        "domains": domains,
-        "created_at": o.str("created_at"),
-        "updated_at": o.str("updated_at"),
+        "id": o.id,
+        "name": o.name,
+        "external_id": o.external_id,
+        "domains": o.domains,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
     })
 }
 

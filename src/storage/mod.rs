@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod guard;
+pub mod organizations;
 pub mod page;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;
