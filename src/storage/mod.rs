@@ -2,6 +2,7 @@
 //! by SQLite in native tests, plus the row <-> domain mapping.
 
 pub mod db;
+pub mod directories;
 pub mod guard;
 pub mod organizations;
 pub mod page;
