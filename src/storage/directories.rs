@@ -9,6 +9,8 @@
 //! deployment with one database keeps one batch (one transaction) as before.
 
 mod credentials;
+#[cfg(test)]
+mod split_tests;
 
 pub use credentials::{authenticate, oauth_client_matches, served_on_host, write_guard, ScimAccess, Secret};
 
