@@ -1,6 +1,7 @@
-//! Directories on separate control and data databases: every state change
-//! is written to both rows, events and counts live on the data side, and
-//! the credential check runs on control before any data read.
+//! Directories on separate control and data databases (migrations/split/,
+//! where a statement naming a table of the other side fails): every state
+//! change is written to both rows, events and counts live on the data side,
+//! and the credential check runs on control before any data read.
 
 use super::{get, get_with_counts};
 use crate::app::scim::auth::{self, Credential};
@@ -26,8 +27,13 @@ struct World {
 impl World {
     fn new() -> Self {
         let cfg = Config { default_hosts: vec!["rollcall.test".into()], admin_api_key: ADMIN.into(), ..Config::default() };
-        let open = || Sqlite::open_migrated().unwrap();
-        World { control: open(), data: open(), cfg, entropy: Counter(Cell::new(1)), clock: Cell::new(1_795_420_800_000) }
+        World {
+            control: Sqlite::open_control().unwrap(),
+            data: Sqlite::open_data().unwrap(),
+            cfg,
+            entropy: Counter(Cell::new(1)),
+            clock: Cell::new(1_795_420_800_000),
+        }
     }
 
     fn svc(&self) -> Services<'_, Sqlite> {
@@ -99,7 +105,6 @@ fn the_first_call_links_both_rows_and_its_event_goes_to_the_data_database() {
     assert_eq!(World::state(&w.control, &id).as_deref(), Some("linked"));
     assert_eq!(World::state(&w.data, &id).as_deref(), Some("linked"));
     assert_eq!(World::events(&w.data, &id), vec!["dsync.activated"]);
-    assert!(World::events(&w.control, &id).is_empty());
     assert_eq!(w.discover("rollcall.test", &id, &token), 200);
     assert_eq!(World::events(&w.data, &id).len(), 1, "activated once");
 }
