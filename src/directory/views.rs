@@ -3,7 +3,8 @@
 
 use super::records::{GroupRecord, UserRecord};
 use crate::scim::schema::ENTERPRISE_SCHEMA;
-use crate::storage::{Row, RowExt};
+use crate::storage::directories::DirectoryRecord;
+use crate::storage::organizations::OrganizationRecord;
 use serde_json::{json, Map, Value};
 
 /// A group as it appears in a user's `groups[]`.
@@ -122,34 +123,31 @@ pub fn group_view(g: &GroupRecord, organization_id: &str) -> Value {
     })
 }
 
-/// Columns for [`directory_view`] from table alias `d`.
-pub const DIRECTORY_COLUMNS: &str = "d.id, d.organization_id, d.name, d.provider, d.state, d.created_at, d.updated_at";
-
 /// `directory`.
-pub fn directory_view(d: &Row) -> Value {
+pub fn directory_view(d: &DirectoryRecord) -> Value {
     json!({
         "object": "directory",
-        "id": d.str("id"),
-        "organization_id": d.str("organization_id"),
-        "name": d.str("name"),
-        "provider": d.str("provider"),
-        "type": d.str("provider"),
-        "state": d.str("state"),
-        "created_at": d.str("created_at"),
-        "updated_at": d.str("updated_at"),
+        "id": d.id,
+        "organization_id": d.organization_id,
+        "name": d.name,
+        "provider": d.provider,
+        "type": d.provider,
+        "state": d.state,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
     })
 }
 
-/// `organization`; `domains` is the list of its whitelabel hostnames.
-pub fn organization_view(o: &Row, domains: &[String]) -> Value {
+/// `organization`, with `domains`, the list of its whitelabel hostnames.
+pub fn organization_view(o: &OrganizationRecord) -> Value {
     json!({
         "object": "organization",
-        "id": o.str("id"),
-        "name": o.str("name"),
-        "external_id": o.str("external_id"),
-        "domains": domains,
-        "created_at": o.str("created_at"),
-        "updated_at": o.str("updated_at"),
+        "id": o.id,
+        "name": o.name,
+        "external_id": o.external_id,
+        "domains": o.domains,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
     })
 }
 

@@ -2,7 +2,9 @@
 //! by SQLite in native tests, plus the row <-> domain mapping.
 
 pub mod db;
+pub mod directories;
 pub mod guard;
+pub mod organizations;
 pub mod page;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;

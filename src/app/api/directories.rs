@@ -3,11 +3,10 @@
 use super::page::Page;
 use super::{body, ok, required_str, ApiError, ApiResult};
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
-use crate::directory::views::{directory_view, DIRECTORY_COLUMNS};
+use crate::directory::views::directory_view;
 use crate::events::{insert_events, kind, EventDraft};
-use crate::stmt;
-use crate::storage::db::{first, rows};
-use crate::storage::{Db, DbError, Row, RowExt, SqlValue};
+use crate::storage::directories::{self, Counts, DirectoryRecord, NewDirectory, NewToken, TokenKind, TokenRecord};
+use crate::storage::{Db, DbError};
 use crate::support::crypto::{b64url, sha256_hex};
 use serde_json::{json, Value};
 
@@ -17,130 +16,123 @@ pub const PROVIDERS: &[&str] = &["okta", "entra_id", "cyberark", "pingfederate",
 /// Live SCIM tokens per directory: one in use, one being rotated in.
 pub const MAX_TOKENS: i64 = 2;
 
-const COLUMNS_WITH_COUNTS: &str = "d.id, d.organization_id, d.name, d.provider, d.state, d.created_at, d.updated_at, d.user_count, d.group_count";
-
-fn view(r: &Row) -> Value {
-    let mut v = directory_view(r);
+fn view((d, counts): &(DirectoryRecord, Counts)) -> Value {
+    let mut v = directory_view(d);
     if let Some(o) = v.as_object_mut() {
-        o.insert("user_count".into(), json!(r.int("user_count").unwrap_or(0)));
-        o.insert("group_count".into(), json!(r.int("group_count").unwrap_or(0)));
+        o.insert("user_count".into(), json!(counts.users));
+        o.insert("group_count".into(), json!(counts.groups));
     }
     v
 }
 
-fn token_view(r: &Row) -> Value {
+fn token_view(t: &TokenRecord) -> Value {
     json!({
         "object": "directory_token",
-        "id": r.str("id"),
-        "directory_id": r.str("directory_id"),
-        "type": r.str("kind").unwrap_or("bearer"),
-        "hint": r.str("hint"),
-        "created_at": r.str("created_at"),
-        "last_used_at": r.str("last_used_at"),
+        "id": t.id,
+        "directory_id": t.directory_id,
+        "type": t.kind,
+        "hint": t.hint,
+        "created_at": t.created_at,
+        "last_used_at": t.last_used_at,
     })
 }
 
-/// A new bearer token (`rcs_` + 256 random bits) and its stored form.
-struct NewToken {
-    id: String,
-    secret: String,
-    hash: String,
-    hint: String,
+fn not_found() -> ApiError {
+    ApiError::not_found("Directory not found")
 }
 
-/// A new credential `{prefix}_` + 256 random bits; never from predictable bytes.
-fn new_token<D: Db>(svc: &Services<'_, D>, prefix: &str) -> Result<NewToken, ApiError> {
+/// A new credential (`rcs_` for a bearer token, `rcc_` for an OAuth client
+/// secret, + 256 random bits; never from predictable bytes) and what is
+/// stored of it.
+struct Issued {
+    secret: String,
+    stored: NewToken,
+}
+
+fn issue<D: Db>(svc: &Services<'_, D>, kind: TokenKind) -> Result<Issued, ApiError> {
+    let prefix = match kind {
+        TokenKind::Bearer => "rcs",
+        TokenKind::OauthClient => "rcc",
+    };
     let secret = format!("{prefix}_{}", b64url(&svc.ids().random_bytes(32).map_err(|_| super::entropy_unavailable())?));
     let hint: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-    Ok(NewToken { id: svc.ids().make("token"), hash: sha256_hex(secret.as_bytes()), hint, secret })
+    Ok(Issued { stored: NewToken { id: svc.ids().make("token"), kind, hash: sha256_hex(secret.as_bytes()), hint }, secret })
+}
+
+/// The user and group counts are kept on the data-side directory rows: on
+/// a control database of its own they are read from the data databases.
+async fn with_data_counts<D: Db>(svc: &Services<'_, D>, dirs: &mut [(DirectoryRecord, Counts)]) -> Result<(), ApiError> {
+    if svc.shared() {
+        return Ok(());
+    }
+    let mut by_db: Vec<(&D, Vec<String>)> = Vec::new();
+    for (d, _) in dirs.iter() {
+        let db = svc.data(&d.id);
+        match by_db.iter_mut().find(|(x, _)| std::ptr::eq(*x, db)) {
+            Some((_, ids)) => ids.push(d.id.clone()),
+            None => by_db.push((db, vec![d.id.clone()])),
+        }
+    }
+    for (db, ids) in by_db {
+        for (id, counts) in directories::counts(db, &ids).await? {
+            if let Some((_, c)) = dirs.iter_mut().find(|(d, _)| d.id == id) {
+                *c = counts;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let b = body(req)?;
-    let org = required_str(&b, "organization_id")?;
+    let organization_id = required_str(&b, "organization_id")?;
     let name = required_str(&b, "name")?;
     let provider = required_str(&b, "provider")?.to_ascii_lowercase();
     if !PROVIDERS.contains(&provider.as_str()) {
         return Err(ApiError::invalid(format!("provider must be one of {}", PROVIDERS.join(", "))));
     }
     let id = svc.ids().make("directory");
-    let token = new_token(svc, "rcs")?;
-    let now = svc.now_text();
-    let r = svc
-        .db
-        .batch(vec![
-            stmt!("INSERT INTO guard (reason) SELECT 'organization' WHERE NOT EXISTS (SELECT 1 FROM organizations WHERE id = ?1)", org.as_str()),
-            stmt!(
-                "INSERT INTO directories (id, organization_id, name, provider, state, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
-                id.as_str(),
-                org.as_str(),
-                name,
-                provider,
-                now.as_str()
-            ),
-            stmt!(
-                "INSERT INTO directory_tokens (id, directory_id, token_hash, hint, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                token.id.as_str(),
-                id.as_str(),
-                token.hash,
-                token.hint,
-                now
-            ),
-            stmt!(format!("SELECT {COLUMNS_WITH_COUNTS} FROM directories d WHERE d.id = ?1"), id.as_str()),
-        ])
-        .await
-        .map_err(|e| match e {
-            DbError::Precondition => ApiError::not_found("Organization not found"),
-            e => ApiError::from(e),
-        })?;
-    let mut v = first(&r, 3).map(view).unwrap_or(Value::Null);
+    let token = issue(svc, TokenKind::Bearer)?;
+    let dir = NewDirectory { id: id.clone(), organization_id, name, provider };
+    let created = directories::create(svc.control(), svc.data(&id), &dir, &token.stored, &svc.now_text()).await.map_err(|e| match e {
+        DbError::Precondition => ApiError::not_found("Organization not found"),
+        e => ApiError::from(e),
+    })?;
+    let mut v = created.as_ref().map(view).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
-        o.insert("scim".into(), json!({ "base_url": format!("{}/scim/v2/{id}", req.origin()), "bearer_token": token.secret, "token_id": token.id }));
+        o.insert("scim".into(), json!({ "base_url": format!("{}/scim/v2/{id}", req.origin()), "bearer_token": token.secret, "token_id": token.stored.id }));
     }
     ok(201, &v)
 }
 
 pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let page = Page::from_request(req)?;
-    let (cond, params) = match req.param("organization_id") {
-        Some(o) => ("d.organization_id = ?", vec![SqlValue::Text(o.to_string())]),
-        None => ("1 = 1", Vec::new()),
-    };
-    let r = svc.db.batch(vec![page.stmt(COLUMNS_WITH_COUNTS, "directories d", cond, params, "d.id")]).await.map_err(ApiError::from)?;
-    ok(200, &page.answer(rows(&r, 0).iter().map(view).collect(), |v| v["id"].as_str().map(str::to_string)))
+    let mut dirs = directories::list_with_counts(svc.control(), &page, req.param("organization_id")).await?;
+    with_data_counts(svc, &mut dirs).await?;
+    ok(200, &page.answer(dirs.iter().map(view).collect(), |v| v["id"].as_str().map(str::to_string)))
 }
 
 pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
-    let r = svc.db.batch(vec![stmt!(format!("SELECT {COLUMNS_WITH_COUNTS} FROM directories d WHERE d.id = ?1"), id)]).await.map_err(ApiError::from)?;
-    first(&r, 0).map(|d| ok(200, &view(d))).unwrap_or_else(|| Err(ApiError::not_found("Directory not found")))
+    let dir = directories::get_with_counts(svc.control(), id).await?.ok_or_else(not_found)?;
+    let mut dirs = [dir];
+    with_data_counts(svc, &mut dirs).await?;
+    let [dir] = dirs;
+    ok(200, &view(&dir))
 }
 
 /// Emits `dsync.deleted`, revokes the tokens and marks the directory
 /// `deleting`; its users, groups and memberships are removed in the
 /// background (and by the cron sweeper, in bounded chunks).
 pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
-    let r = svc.db.batch(vec![stmt!(format!("SELECT {DIRECTORY_COLUMNS} FROM directories d WHERE d.id = ?1"), id)]).await.map_err(ApiError::from)?;
-    let dir = first(&r, 0).ok_or_else(|| ApiError::not_found("Directory not found"))?;
-    if dir.str("state") == Some("deleting") {
+    let dir = directories::get(svc.control(), id).await?.ok_or_else(not_found)?;
+    if dir.is_deleting() {
         return Ok(Outcome { response: Some(HttpResponse::empty(202)), publish: Vec::new(), purge_directory: Some(id.to_string()), ..Default::default() });
     }
     let now = svc.now_text();
-    let mut data = directory_view(dir);
-    if let Some(o) = data.as_object_mut() {
-        o.insert("state".into(), json!("deleting"));
-        o.insert("updated_at".into(), json!(now));
-    }
-    let event = EventDraft { id: svc.ids().make("event"), event: kind::DELETED, data };
-    let mut batch = vec![
-        stmt!("INSERT INTO guard (reason) SELECT 'state' WHERE NOT EXISTS (SELECT 1 FROM directories WHERE id = ?1 AND state <> 'deleting')", id),
-        stmt!("DELETE FROM directory_tokens WHERE directory_id = ?1", id),
-    ];
-    batch.extend(insert_events(id, std::slice::from_ref(&event), &now));
-    batch.push(stmt!("UPDATE directories SET state = 'deleting', updated_at = ?2 WHERE id = ?1", id, now));
-    match svc.db.batch(batch).await {
-        Ok(_) | Err(DbError::Precondition) => {}
-        Err(e) => return Err(ApiError::from(e)),
-    }
+    let event = EventDraft { id: svc.ids().make("event"), event: kind::DELETED, data: directory_view(&dir.in_state("deleting", &now)) };
+    // A concurrent delete that got there first wrote the state and the
+    // event: this one answers the same.
+    directories::begin_deletion(svc.control(), svc.data(id), id, insert_events(id, std::slice::from_ref(&event), &now), &now).await?;
     let mut out = Outcome::with_events(HttpResponse::empty(202), vec![event.id]);
     out.purge_directory = Some(id.to_string());
     Ok(out)
@@ -152,76 +144,38 @@ pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
 pub async fn create_token<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str) -> ApiResult {
     let b = body(req)?;
     let kind = super::optional_str(&b, "type")?.unwrap_or_else(|| "bearer".into());
-    if kind != "bearer" && kind != "oauth_client" {
-        return Err(ApiError::invalid("type must be bearer or oauth_client"));
-    }
-    let token = new_token(svc, if kind == "oauth_client" { "rcc" } else { "rcs" })?;
-    let now = svc.now_text();
-    let r = svc
-        .db
-        .batch(vec![
-            stmt!(
-                "INSERT INTO guard (reason) SELECT 'directory' WHERE NOT EXISTS (SELECT 1 FROM directories WHERE id = ?1 AND state <> 'deleting')",
-                directory_id
-            ),
-            stmt!(
-                "INSERT INTO directory_tokens (id, directory_id, kind, token_hash, hint, created_at) SELECT ?1, ?2, ?7, ?3, ?4, ?5 \
-                 WHERE (SELECT count(*) FROM directory_tokens WHERE directory_id = ?2 AND kind = ?7) < ?6",
-                token.id.as_str(),
-                directory_id,
-                token.hash,
-                token.hint,
-                now,
-                MAX_TOKENS,
-                kind.as_str()
-            ),
-            stmt!("SELECT id, directory_id, kind, hint, created_at, last_used_at FROM directory_tokens WHERE id = ?1", token.id.as_str()),
-        ])
-        .await
-        .map_err(|e| match e {
-            DbError::Precondition => ApiError::not_found("Directory not found"),
-            e => ApiError::from(e),
-        })?;
-    let mut v = first(&r, 2)
+    let kind = TokenKind::parse(&kind).ok_or_else(|| ApiError::invalid("type must be bearer or oauth_client"))?;
+    let token = issue(svc, kind)?;
+    let created = directories::create_token(svc.control(), directory_id, &token.stored, MAX_TOKENS, &svc.now_text()).await.map_err(|e| match e {
+        DbError::Precondition => not_found(),
+        e => ApiError::from(e),
+    })?;
+    let mut v = created
+        .as_ref()
         .map(token_view)
         .ok_or_else(|| ApiError::conflict(format!("A directory has at most {MAX_TOKENS} live tokens of a type; delete one first")))?;
     if let Some(o) = v.as_object_mut() {
-        if kind == "oauth_client" {
-            o.insert("client_id".into(), json!(token.id));
-            o.insert("client_secret".into(), json!(token.secret));
-            o.insert("token_url".into(), json!(format!("{}/scim/v2/{directory_id}/oauth/token", req.origin())));
-        } else {
-            o.insert("token".into(), json!(token.secret));
+        match kind {
+            TokenKind::OauthClient => {
+                o.insert("client_id".into(), json!(token.stored.id));
+                o.insert("client_secret".into(), json!(token.secret));
+                o.insert("token_url".into(), json!(format!("{}/scim/v2/{directory_id}/oauth/token", req.origin())));
+            }
+            TokenKind::Bearer => {
+                o.insert("token".into(), json!(token.secret));
+            }
         }
     }
     ok(201, &v)
 }
 
 pub async fn list_tokens<D: Db>(svc: &Services<'_, D>, directory_id: &str) -> ApiResult {
-    let r = svc
-        .db
-        .batch(vec![
-            stmt!("SELECT count(*) AS n FROM directories WHERE id = ?1", directory_id),
-            stmt!("SELECT id, directory_id, kind, hint, created_at, last_used_at FROM directory_tokens WHERE directory_id = ?1 ORDER BY id", directory_id),
-        ])
-        .await
-        .map_err(ApiError::from)?;
-    if first(&r, 0).and_then(|r| r.int("n")) != Some(1) {
-        return Err(ApiError::not_found("Directory not found"));
-    }
-    ok(200, &json!({ "object": "list", "data": rows(&r, 1).iter().map(token_view).collect::<Vec<_>>(), "list_metadata": { "before": null, "after": null } }))
+    let tokens = directories::list_tokens(svc.control(), directory_id).await?.ok_or_else(not_found)?;
+    ok(200, &json!({ "object": "list", "data": tokens.iter().map(token_view).collect::<Vec<_>>(), "list_metadata": { "before": null, "after": null } }))
 }
 
 pub async fn delete_token<D: Db>(svc: &Services<'_, D>, directory_id: &str, token_id: &str) -> ApiResult {
-    let r = svc
-        .db
-        .batch(vec![
-            stmt!("SELECT count(*) AS n FROM directory_tokens WHERE id = ?1 AND directory_id = ?2", token_id, directory_id),
-            stmt!("DELETE FROM directory_tokens WHERE id = ?1 AND directory_id = ?2", token_id, directory_id),
-        ])
-        .await
-        .map_err(ApiError::from)?;
-    if first(&r, 0).and_then(|r| r.int("n")) != Some(1) {
+    if !directories::delete_token(svc.control(), directory_id, token_id).await? {
         return Err(ApiError::not_found("Token not found"));
     }
     Ok(Outcome::respond(HttpResponse::empty(204)))

@@ -4,13 +4,12 @@
 use super::page::Page;
 use super::{body, ok, required_str, ApiError, ApiResult};
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
-use crate::stmt;
-use crate::storage::db::{first, rows};
-use crate::storage::{Db, DbError, Row, RowExt, SqlValue};
+use crate::storage::organizations::{self, DomainRecord};
+use crate::storage::{Db, DbError};
 use serde_json::{json, Value};
 
-fn view(r: &Row) -> Value {
-    json!({ "object": "domain", "hostname": r.str("hostname"), "organization_id": r.str("organization_id"), "created_at": r.str("created_at") })
+fn view(d: &DomainRecord) -> Value {
+    json!({ "object": "domain", "hostname": d.hostname, "organization_id": d.organization_id, "created_at": d.created_at })
 }
 
 /// A DNS hostname: labels of letters, digits and hyphens, lower-cased.
@@ -30,44 +29,22 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
         return Err(ApiError::invalid("hostname is one of the default hostnames"));
     }
     let org = required_str(&b, "organization_id")?;
-    let now = svc.now_text();
-    let r = svc
-        .db
-        .batch(vec![
-            stmt!("INSERT INTO guard (reason) SELECT 'organization' WHERE NOT EXISTS (SELECT 1 FROM organizations WHERE id = ?1)", org.as_str()),
-            stmt!("INSERT INTO domains (hostname, organization_id, created_at) VALUES (?1, ?2, ?3)", host.as_str(), org.as_str(), now),
-            stmt!("SELECT hostname, organization_id, created_at FROM domains WHERE hostname = ?1", host.as_str()),
-        ])
-        .await
-        .map_err(|e| match e {
-            DbError::Precondition => ApiError::not_found("Organization not found"),
-            DbError::Unique(_) => ApiError::conflict("This hostname is already mapped"),
-            e => ApiError::from(e),
-        })?;
-    ok(201, &first(&r, 2).map(view).unwrap_or(Value::Null))
+    let domain = organizations::create_domain(svc.control(), &host, &org, &svc.now_text()).await.map_err(|e| match e {
+        DbError::Precondition => ApiError::not_found("Organization not found"),
+        DbError::Unique(_) => ApiError::conflict("This hostname is already mapped"),
+        e => ApiError::from(e),
+    })?;
+    ok(201, &domain.as_ref().map(view).unwrap_or_default())
 }
 
 pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let page = Page::from_request(req)?;
-    let (cond, params) = match req.param("organization_id") {
-        Some(o) => ("organization_id = ?", vec![SqlValue::Text(o.to_string())]),
-        None => ("1 = 1", Vec::new()),
-    };
-    let r = svc.db.batch(vec![page.stmt("hostname, organization_id, created_at", "domains", cond, params, "hostname")]).await.map_err(ApiError::from)?;
-    ok(200, &page.answer(rows(&r, 0).iter().map(view).collect(), |v| v["hostname"].as_str().map(str::to_string)))
+    let domains = organizations::list_domains(svc.control(), &page, req.param("organization_id")).await?;
+    ok(200, &page.answer(domains.iter().map(view).collect(), |v| v["hostname"].as_str().map(str::to_string)))
 }
 
 pub async fn delete<D: Db>(svc: &Services<'_, D>, host: &str) -> ApiResult {
-    let host = host.to_ascii_lowercase();
-    let r = svc
-        .db
-        .batch(vec![
-            stmt!("SELECT count(*) AS n FROM domains WHERE hostname = ?1", host.as_str()),
-            stmt!("DELETE FROM domains WHERE hostname = ?1", host.as_str()),
-        ])
-        .await
-        .map_err(ApiError::from)?;
-    if first(&r, 0).and_then(|r| r.int("n")) != Some(1) {
+    if !organizations::delete_domain(svc.control(), &host.to_ascii_lowercase()).await? {
         return Err(ApiError::not_found("Domain not found"));
     }
     Ok(Outcome::respond(HttpResponse::empty(204)))

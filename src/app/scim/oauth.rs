@@ -6,9 +6,8 @@
 //! is still looked up, so deleting the client revokes its tokens at once).
 
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
-use crate::stmt;
-use crate::storage::db::first;
-use crate::storage::{Db, RowExt};
+use crate::storage::directories::oauth_client_matches;
+use crate::storage::Db;
 use crate::support::crypto::{b64_decode, b64url, b64url_decode, constant_time_eq, hmac_sha256, sha256_hex};
 use crate::support::ids::has_prefix;
 use crate::support::time::Millis;
@@ -90,29 +89,14 @@ async fn answer<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &
     if !has_prefix(directory_id, "directory") || !has_prefix(&client_id, "token") || secret.len() > MAX_TOKEN_BYTES {
         return refused(svc, req, directory_id, default_host).await;
     }
-    // Scoped by hostname exactly like the SCIM paths (see `auth::statements`).
-    let r = svc
-        .db
-        .batch(vec![stmt!(
-            "SELECT t.id FROM directory_tokens t JOIN directories d ON d.id = t.directory_id \
-             WHERE t.id = ?1 AND t.directory_id = ?2 AND t.kind = 'oauth_client' AND t.token_hash = ?3 AND d.state <> 'deleting' \
-             AND (?4 = 1 OR EXISTS (SELECT 1 FROM domains dm WHERE dm.hostname = ?5 AND dm.organization_id = d.organization_id))",
-            client_id.as_str(),
-            directory_id,
-            sha256_hex(secret.as_bytes()),
-            default_host,
-            req.host.as_str()
-        )])
-        .await;
-    let found = match r {
-        Ok(r) => first(&r, 0).and_then(|row| row.str("id").map(str::to_string)),
+    // Scoped by hostname exactly like the SCIM paths (see `auth::read`).
+    match oauth_client_matches(svc.control(), directory_id, &client_id, &sha256_hex(secret.as_bytes()), &req.host, default_host).await {
+        Ok(true) => {}
+        Ok(false) => return refused(svc, req, directory_id, default_host).await,
         Err(e) => {
             *cause = Some(format!("storage: {e}"));
             return error(500, "server_error", "Internal server error");
         }
-    };
-    if found.is_none() {
-        return refused(svc, req, directory_id, default_host).await;
     }
     let expires = svc.now.seconds() + TTL_SECONDS;
     let access = mint(&key, directory_id, &client_id, expires);
