@@ -4,7 +4,11 @@
 use super::*;
 use crate::app::Config;
 use crate::storage::sqlite::{block_on, Sqlite};
+use crate::storage::webhooks::testing;
+use crate::storage::{Row, RowExt};
+use crate::support::crypto::SecretBox;
 use crate::support::ids::tests::Counter;
+use crate::support::time::parse_rfc3339;
 use std::cell::{Cell, RefCell};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -38,22 +42,13 @@ impl World {
     fn new(cfg: Config) -> Self {
         let db = Sqlite::open_migrated().unwrap();
         let sealed = SecretBox::new(KEY).seal(b"whsec_dGVzdA==", &[7; 12], "endpoint_a").unwrap();
-        block_on(db.batch(vec![stmt!(
-            "INSERT INTO webhook_endpoints (id, url, secret_sealed, created_at, updated_at) VALUES ('endpoint_a', 'https://a.example/hook', ?1, 't', 't')",
-            sealed
-        )]))
-        .unwrap();
+        testing::insert_endpoint(&db, "endpoint_a", "https://a.example/hook", &sealed);
         let http = Fake { now: Cell::new(T0), status: Cell::new(Some(500)), posts: RefCell::new(Vec::new()) };
         World { db, cfg: Config { encryption_key: KEY.into(), ..cfg }, entropy: Counter(Cell::new(1)), http }
     }
 
     fn event(&self, id: &str) -> QueueMessage {
-        block_on(self.db.batch(vec![stmt!(
-            "INSERT INTO events (id, directory_id, organization_id, sequence, event, data, created_at) \
-             VALUES (?1, 'd', 'o', (SELECT count(*) + 1 FROM events), 'dsync.user.created', '{}', 't')",
-            id
-        )]))
-        .unwrap();
+        testing::insert_event(&self.db, id);
         QueueMessage::fan_out(id)
     }
 
@@ -63,8 +58,7 @@ impl World {
     }
 
     fn endpoint(&self) -> Row {
-        let r = block_on(self.db.batch(vec![stmt!("SELECT * FROM webhook_endpoints WHERE id = 'endpoint_a'")])).unwrap();
-        r[0].rows[0].clone()
+        testing::endpoint_row(&self.db, "endpoint_a")
     }
 
     fn posts(&self) -> usize {
@@ -72,8 +66,7 @@ impl World {
     }
 
     fn statuses(&self, event: &str) -> Vec<(i64, String)> {
-        let r = block_on(self.db.batch(vec![stmt!("SELECT attempt, status FROM deliveries WHERE event_id = ?1 ORDER BY attempt", event)])).unwrap();
-        r[0].rows.iter().map(|row| (row.int("attempt").unwrap(), row.string("status"))).collect()
+        testing::delivery_statuses(&self.db, event)
     }
 
     fn advance_to(&self, at: &str) {
@@ -209,7 +202,7 @@ fn an_attempt_due_for_a_probe_while_the_endpoint_is_on_hold_is_deferred_not_lost
     // A hung attempt that was in flight when the circuit opened put it on
     // hold past the probe time.
     let hold = parse_rfc3339(&open_until).unwrap().plus_seconds(3).to_rfc3339();
-    block_on(w.db.batch(vec![stmt!("UPDATE webhook_endpoints SET hold_until = ?1", hold.as_str())])).unwrap();
+    testing::hold_all_until(&w.db, &hold);
     w.advance_to(&open_until);
     let h = w.run(&[w.event("event_h")]);
     assert_eq!(w.posts(), 5, "no probe while on hold");
