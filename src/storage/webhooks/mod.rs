@@ -15,6 +15,8 @@
 pub mod claims;
 pub mod deliveries;
 pub mod endpoints;
+#[cfg(test)]
+mod split_tests;
 pub mod sweep;
 #[cfg(test)]
 pub mod testing;
