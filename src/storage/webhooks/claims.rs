@@ -10,10 +10,9 @@
 //! endpoints' circuits (control), then the claims (data), each taking what
 //! the previous call read as parameters.
 
-use super::Mixed;
 use crate::stmt;
 use crate::storage::events::{mark_dispatched, select as select_event, EventRecord};
-use crate::storage::{Db, DbError, Row, RowExt, SqlValue, Stmt};
+use crate::storage::{Batch, Db, DbError, Row, RowExt, SqlValue, Stmt};
 use serde_json::{json, Value};
 
 /// The attempt a Queue message asks for, and this message's claim.
@@ -159,16 +158,16 @@ fn shared_params(req: &ClaimRequest<'_>) -> Vec<SqlValue> {
 
 async fn claim_shared<D: Db>(db: &D, req: &ClaimRequest<'_>) -> Result<Claim, DbError> {
     let addressed = format!("{} AND {NOT_RECEIVED}", subscribed("e.event"));
-    let mut m = Mixed::new(db, db);
+    let mut b = Batch::new();
     if let Some(endpoint) = req.endpoint_id {
         let cancel = format!("{CANCEL} AND NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ?2 AND state = 'enabled')");
-        m.data(stmt!(cancel, req.event_id, endpoint, req.chain));
+        b.push(stmt!(cancel, req.event_id, endpoint, req.chain));
     }
     // The probe: a conditional UPDATE, so of all concurrent consumers
     // exactly one gets it; it holds the circuit open until the lease ends.
     let mut probe_params = shared_params(req);
     probe_params.push(req.lease.into());
-    m.control(Stmt::new(
+    b.push(Stmt::new(
         format!(
             "UPDATE webhook_endpoints AS w SET probe_claim = ?5, circuit_open_until = ?7 \
              WHERE w.state = 'enabled' AND w.circuit_open_until IS NOT NULL AND w.circuit_open_until <= ?6 AND (?2 IS NULL OR w.id = ?2) \
@@ -181,19 +180,19 @@ async fn claim_shared<D: Db>(db: &D, req: &ClaimRequest<'_>) -> Result<Claim, Db
     let from = "FROM events e, webhook_endpoints w \
              WHERE e.id = ?1 AND w.state = 'enabled' AND (?2 IS NULL OR w.id = ?2) \
                AND";
-    m.data(insert_attempts(None, &format!("{from} {CLEAR} AND {addressed}"), shared_params(req)));
-    m.data(insert_attempts(Some(DUE), &format!("{from} NOT {CLEAR} AND {addressed}"), shared_params(req)));
-    m.data(retire_before_deferred(req.token));
-    let claimed = m.data(stmt!(
+    b.push(insert_attempts(None, &format!("{from} {CLEAR} AND {addressed}"), shared_params(req)));
+    b.push(insert_attempts(Some(DUE), &format!("{from} NOT {CLEAR} AND {addressed}"), shared_params(req)));
+    b.push(retire_before_deferred(req.token));
+    let claimed = b.push(stmt!(
         "SELECT d.id AS delivery_id, d.status AS claim_status, d.next_attempt_at AS due_at, w.id, w.url, w.secret_sealed, \
                 w.previous_secret_sealed, w.previous_secret_expires_at, coalesce(w.probe_claim = ?1, 0) AS probe, \
                 w.circuit_opens, w.circuit_open_until, w.failing_since \
          FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id WHERE d.claim = ?1 ORDER BY w.id",
         req.token
     ));
-    let event = m.data(select_event(req.event_id));
-    m.data(mark_dispatched(req.event_id, req.now));
-    let r = m.run().await?;
+    let event = b.push(select_event(req.event_id));
+    b.push(mark_dispatched(req.event_id, req.now));
+    let r = b.run(db).await?;
     Ok(Claim { event: r.first(event).map(EventRecord::from_row), targets: r.rows(claimed).iter().map(ClaimedEndpoint::from_row).collect() })
 }
 
@@ -204,20 +203,20 @@ fn ids(rows: &[Row]) -> String {
 async fn claim_split<D: Db>(control: &D, data: &D, req: &ClaimRequest<'_>) -> Result<Claim, DbError> {
     // 1. The event, the endpoints that received it, and those that made
     //    this attempt already.
-    let mut m = Mixed::new(control, data);
-    let event = m.data(select_event(req.event_id));
-    let received = m.data(stmt!(
+    let mut b = Batch::new();
+    let event = b.push(select_event(req.event_id));
+    let received = b.push(stmt!(
         "SELECT s.endpoint_id FROM deliveries s WHERE s.event_id = ?1 AND s.status = 'succeeded' AND (s.chain = ?2 OR ?2 LIKE 'catchup%')",
         req.event_id,
         req.chain
     ));
-    let attempted = m.data(stmt!(
+    let attempted = b.push(stmt!(
         "SELECT x.endpoint_id FROM deliveries x WHERE x.event_id = ?1 AND x.chain = ?2 AND x.attempt = ?3 AND x.status <> 'deferred'",
         req.event_id,
         req.chain,
         i64::from(req.attempt)
     ));
-    let r = m.run().await?;
+    let r = b.run(data).await?;
     let Some(event) = r.first(event).map(EventRecord::from_row) else { return Ok(Claim::default()) };
 
     // 2. The probe and the circuits of the endpoints it is addressed to
@@ -232,8 +231,8 @@ async fn claim_split<D: Db>(control: &D, data: &D, req: &ClaimRequest<'_>) -> Re
         req.lease.into(),
     ];
     let addressed = format!("{} AND w.id NOT IN (SELECT value FROM json_each(?3))", subscribed("?1"));
-    let mut m = Mixed::new(control, data);
-    m.control(Stmt::new(
+    let mut b = Batch::new();
+    b.push(Stmt::new(
         format!(
             "UPDATE webhook_endpoints AS w SET probe_claim = ?5, circuit_open_until = ?7 \
              WHERE w.state = 'enabled' AND w.circuit_open_until IS NOT NULL AND w.circuit_open_until <= ?6 AND (?2 IS NULL OR w.id = ?2) \
@@ -241,7 +240,7 @@ async fn claim_split<D: Db>(control: &D, data: &D, req: &ClaimRequest<'_>) -> Re
         ),
         p.clone(),
     ));
-    let endpoints = m.control(Stmt::new(
+    let endpoints = b.push(Stmt::new(
         format!(
             "SELECT w.id, w.url, w.secret_sealed, w.previous_secret_sealed, w.previous_secret_expires_at, coalesce(w.probe_claim = ?5, 0) AS probe, \
                     w.circuit_opens, w.circuit_open_until, w.failing_since, {CLEAR} AS clear, {DUE} AS due \
@@ -249,34 +248,34 @@ async fn claim_split<D: Db>(control: &D, data: &D, req: &ClaimRequest<'_>) -> Re
         ),
         p.into_iter().take(6).collect(),
     ));
-    let enabled = req.endpoint_id.map(|id| m.control(stmt!("SELECT count(*) AS n FROM webhook_endpoints WHERE id = ?1 AND state = 'enabled'", id)));
-    let r = m.run().await?;
+    let enabled = req.endpoint_id.map(|id| b.push(stmt!("SELECT count(*) AS n FROM webhook_endpoints WHERE id = ?1 AND state = 'enabled'", id)));
+    let r = b.run(control).await?;
     let endpoints = r.rows(endpoints);
     let clear: Vec<&str> = endpoints.iter().filter(|w| w.int("clear") == Some(1)).filter_map(|w| w.str("id")).collect();
     let held: Vec<Value> = endpoints.iter().filter(|w| w.int("clear") != Some(1)).map(|w| json!({ "id": w.str("id"), "due": w.str("due") })).collect();
 
     // 3. The claims, as the shared batch makes them.
-    let mut m = Mixed::new(control, data);
+    let mut b = Batch::new();
     if let (Some(endpoint), Some(enabled)) = (req.endpoint_id, enabled) {
         if r.first(enabled).and_then(|r| r.int("n")) != Some(1) {
-            m.data(stmt!(CANCEL, req.event_id, endpoint, req.chain));
+            b.push(stmt!(CANCEL, req.event_id, endpoint, req.chain));
         }
     }
     let with = |list: String| vec![req.event_id.into(), list.into(), req.chain.into(), i64::from(req.attempt).into(), req.token.into(), req.now.into()];
     let mut claimed = None;
     if !clear.is_empty() || !held.is_empty() {
         let from = format!("WHERE e.id = ?1 AND {NOT_RECEIVED}");
-        m.data(insert_attempts(None, &format!("FROM events e, (SELECT value AS id FROM json_each(?2)) w {from}"), with(Value::from(clear).to_string())));
+        b.push(insert_attempts(None, &format!("FROM events e, (SELECT value AS id FROM json_each(?2)) w {from}"), with(Value::from(clear).to_string())));
         let held_from = "FROM events e, (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.due') AS due FROM json_each(?2)) w";
-        m.data(insert_attempts(Some("w.due"), &format!("{held_from} {from}"), with(Value::from(held).to_string())));
-        m.data(retire_before_deferred(req.token));
-        claimed = Some(m.data(stmt!(
+        b.push(insert_attempts(Some("w.due"), &format!("{held_from} {from}"), with(Value::from(held).to_string())));
+        b.push(retire_before_deferred(req.token));
+        claimed = Some(b.push(stmt!(
             "SELECT d.id AS delivery_id, d.status AS claim_status, d.next_attempt_at AS due_at, d.endpoint_id FROM deliveries d WHERE d.claim = ?1 ORDER BY d.endpoint_id",
             req.token
         )));
     }
-    m.data(mark_dispatched(req.event_id, req.now));
-    let written = m.run().await?;
+    b.push(mark_dispatched(req.event_id, req.now));
+    let written = b.run(data).await?;
     let rows = claimed.map(|c| written.rows(c)).unwrap_or_default();
     let targets = rows
         .iter()
