@@ -3,11 +3,14 @@
 
 pub mod db;
 pub mod directories;
+pub mod directory_purge;
+pub mod events;
 pub mod guard;
 pub mod organizations;
 pub mod page;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;
 pub mod users_groups;
+pub mod webhooks;
 
 pub use db::{Batch, Db, DbError, Results, Row, RowExt, Slot, Slots, SqlValue, Stmt, StmtResult};

@@ -5,87 +5,57 @@ use super::page::Page;
 use super::{body, ok, ApiError, ApiResult};
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::events::kind;
-use crate::stmt;
-use crate::storage::db::{first, rows};
-use crate::storage::{Db, Row, RowExt, SqlValue};
+use crate::storage::webhooks::deliveries::{self, DeliveryRecord};
+use crate::storage::webhooks::endpoints::{self, Endpoint, EndpointChange, NewEndpoint, StateChange};
+use crate::storage::Db;
 use crate::support::time::Millis;
-use crate::webhook::circuit::{recent, Counters, HEALTH_BUCKET_SECONDS};
+use crate::webhook::circuit::{recent, HEALTH_BUCKET_SECONDS};
 use crate::webhook::sign::new_secret;
 use serde_json::{json, Map, Value};
-
-const COLUMNS: &str = "id, url, events, state, disabled_reason, previous_secret_expires_at, created_at, updated_at, \
-     consecutive_failures, failing_since, circuit_open_until, health_bucket, bucket_attempts, bucket_failures, prev_attempts, prev_failures";
-
-/// Disables an endpoint and ends its pending retries and deferrals (a 410
-/// from the receiver, a failure lasting WEBHOOK_DISABLE_AFTER_SECONDS, or
-/// the API): nothing more is sent to it, and the sweeper no longer sees
-/// them as overdue. It remembers where a re-enable catches up from: the
-/// first event of its run of failures, or else the end of the log.
-pub fn disable(id: &str, reason: &str, now: &str) -> Vec<crate::storage::Stmt> {
-    vec![
-        stmt!(
-            "UPDATE webhook_endpoints SET state = 'disabled', disabled_reason = ?2, updated_at = ?3, \
-             disabled_pos = coalesce(disabled_pos, failing_pos - 1, (SELECT coalesce(max(pos), 0) FROM events)) WHERE id = ?1",
-            id,
-            reason,
-            now
-        ),
-        stmt!("UPDATE deliveries SET status = 'cancelled' WHERE endpoint_id = ?1 AND status IN ('retrying', 'deferred')", id),
-    ]
-}
-
-/// Re-enabling a disabled endpoint: a fresh bill of health, and a catch-up
-/// cursor over the events it missed (from where it was disabled to the end
-/// of the log now), which the sweeper schedules in chunks as chain `chain`.
-/// Must run before the statement that sets the state.
-fn reenable(id: &str, chain: &str) -> crate::storage::Stmt {
-    stmt!(
-        "UPDATE webhook_endpoints SET catchup_pos = disabled_pos, catchup_end = (SELECT coalesce(max(pos), 0) FROM events), catchup_chain = ?2, \
-         disabled_pos = NULL, consecutive_failures = 0, failing_since = NULL, failing_pos = NULL, circuit_open_until = NULL, circuit_opens = 0, probe_claim = NULL \
-         WHERE id = ?1 AND state = 'disabled'",
-        id,
-        chain
-    )
-}
 
 /// How long the previous secret still signs after a rotation, by default.
 const DEFAULT_OVERLAP_SECONDS: i64 = 86_400;
 
 /// The endpoint's health, from counters on its row (O(1)): its circuit,
 /// its run of failures, and its attempts and failures over the last hour or two.
-fn health(r: &Row, now: Millis) -> Value {
-    let int = |c: &str| r.int(c).unwrap_or(0);
-    let counters = Counters {
-        bucket: int("health_bucket"),
-        attempts: int("bucket_attempts"),
-        failures: int("bucket_failures"),
-        prev_attempts: int("prev_attempts"),
-        prev_failures: int("prev_failures"),
-    };
-    let (attempts, failures) = recent(counters, now);
+fn health(e: &Endpoint, now: Millis) -> Value {
+    let (attempts, failures) = recent(e.counters, now);
     let rate = if attempts > 0 { failures as f64 / attempts as f64 } else { 0.0 };
     json!({
-        "circuit": if r.str("circuit_open_until").is_some() { "open" } else { "closed" },
-        "next_probe_at": r.str("circuit_open_until"),
-        "consecutive_failures": int("consecutive_failures"),
-        "failing_since": r.str("failing_since"),
+        "circuit": if e.circuit_open_until.is_some() { "open" } else { "closed" },
+        "next_probe_at": e.circuit_open_until,
+        "consecutive_failures": e.consecutive_failures,
+        "failing_since": e.failing_since,
         "recent": { "attempts": attempts, "failures": failures, "failure_rate": (rate * 1000.0).round() / 1000.0, "window_seconds": 2 * HEALTH_BUCKET_SECONDS },
     })
 }
 
-fn view(r: &Row, now: Millis) -> Value {
+fn view(e: &Endpoint, now: Millis) -> Value {
     json!({
         "object": "webhook_endpoint",
-        "id": r.str("id"),
-        "url": r.str("url"),
-        "events": r.json("events"),
-        "state": r.str("state"),
-        "disabled_reason": r.str("disabled_reason"),
-        "previous_secret_expires_at": r.str("previous_secret_expires_at"),
-        "created_at": r.str("created_at"),
-        "updated_at": r.str("updated_at"),
-        "health": health(r, now),
+        "id": e.id,
+        "url": e.url,
+        "events": e.events,
+        "state": e.state,
+        "disabled_reason": e.disabled_reason,
+        "previous_secret_expires_at": e.previous_secret_expires_at,
+        "created_at": e.created_at,
+        "updated_at": e.updated_at,
+        "health": health(e, now),
     })
+}
+
+/// The view of an endpoint just given a secret, with the secret (shown once).
+fn with_secret(e: &Endpoint, now: Millis, secret: &str) -> Value {
+    let mut v = view(e, now);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("secret".into(), json!(secret));
+    }
+    v
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("Webhook endpoint not found")
 }
 
 /// A webhook URL: `https://` to any host; `http://` only to a loopback
@@ -164,85 +134,45 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
     let id = svc.ids().make("endpoint");
     let (secret, sealed) = sealed_new_secret(svc, &id)?;
     let now = svc.now_text();
-    let r = svc
-        .db
-        .batch(vec![
-            stmt!(
-                "INSERT INTO webhook_endpoints (id, url, events, secret_sealed, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                id.as_str(),
-                url,
-                events,
-                sealed,
-                now
-            ),
-            stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id.as_str()),
-        ])
-        .await
-        .map_err(ApiError::from)?;
-    let mut v = first(&r, 1).map(|e| view(e, svc.now)).unwrap_or(Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("secret".into(), json!(secret));
-    }
+    let new = NewEndpoint { id: &id, url: &url, events: events.as_deref(), secret_sealed: &sealed, now: &now };
+    let v = endpoints::create(svc.control(), &new).await?.map(|e| with_secret(&e, svc.now, &secret)).unwrap_or(Value::Null);
     ok(201, &v)
 }
 
 pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let page = Page::from_request(req)?;
-    let r = svc.db.batch(vec![page.stmt(COLUMNS, "webhook_endpoints", "1 = 1", Vec::new(), "id")]).await.map_err(ApiError::from)?;
-    ok(200, &page.answer(rows(&r, 0).iter().map(|e| view(e, svc.now)).collect(), |v| v["id"].as_str().map(str::to_string)))
+    let found = endpoints::list(svc.control(), &page).await?;
+    ok(200, &page.answer(found.iter().map(|e| view(e, svc.now)).collect(), |v| v["id"].as_str().map(str::to_string)))
 }
 
 pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
-    let r = svc.db.batch(vec![stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id)]).await.map_err(ApiError::from)?;
-    first(&r, 0).map(|e| ok(200, &view(e, svc.now))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
+    let e = endpoints::get(svc.control(), id).await?.ok_or_else(not_found)?;
+    ok(200, &view(&e, svc.now))
 }
 
-/// `{url?, events?, state?: "enabled"|"disabled"}`; enabling clears the reason.
+/// `{url?, events?, state?: "enabled"|"disabled"}`; enabling clears the
+/// reason and catches the endpoint up on what it missed.
 pub async fn update<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -> ApiResult {
     let b = body(req)?;
     let url = parse_url(b.get("url"), svc.cfg)?;
     let events = parse_events(&b)?;
     let state = match b.get("state") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s == "enabled" || s == "disabled" => Some(s.clone()),
+        Some(Value::String(s)) if s == "enabled" => Some(StateChange::Enable { catchup_chain: format!("catchup_{}", svc.now.0) }),
+        Some(Value::String(s)) if s == "disabled" => Some(StateChange::Disable { reason: "disabled through the API".into() }),
         Some(_) => return Err(ApiError::invalid("state must be enabled or disabled")),
     };
     let now = svc.now_text();
-    let mut batch = Vec::new();
-    if state.as_deref() == Some("enabled") {
-        batch.push(reenable(id, &format!("catchup_{}", svc.now.0)));
-    }
-    batch.push(stmt!(
-        "UPDATE webhook_endpoints SET url = coalesce(?2, url), events = CASE WHEN ?3 = 1 THEN ?4 ELSE events END, \
-         state = coalesce(?5, state), disabled_reason = CASE WHEN ?5 = 'enabled' THEN NULL ELSE disabled_reason END, updated_at = ?6 WHERE id = ?1",
-        id,
-        url,
-        events.is_some(),
-        events.flatten(),
-        state.clone(),
-        now.as_str()
-    ));
-    if state.as_deref() == Some("disabled") {
-        batch.extend(disable(id, "disabled through the API", &now));
-    }
-    let select = batch.len();
-    batch.push(stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id));
-    let r = svc.db.batch(batch).await.map_err(ApiError::from)?;
-    first(&r, select).map(|e| ok(200, &view(e, svc.now))).unwrap_or_else(|| Err(ApiError::not_found("Webhook endpoint not found")))
+    let change = EndpointChange { url: url.as_deref(), events: events.as_ref().map(Option::as_deref), state, now: &now };
+    let [data] = svc.data_all();
+    let e = endpoints::update(svc.control(), data, id, &change).await?.ok_or_else(not_found)?;
+    ok(200, &view(&e, svc.now))
 }
 
 pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
-    let r = svc
-        .db
-        .batch(vec![
-            stmt!("SELECT count(*) AS n FROM webhook_endpoints WHERE id = ?1", id),
-            stmt!("DELETE FROM webhook_endpoints WHERE id = ?1", id),
-            stmt!("UPDATE deliveries SET status = 'cancelled' WHERE endpoint_id = ?1 AND status = 'retrying'", id),
-        ])
-        .await
-        .map_err(ApiError::from)?;
-    if first(&r, 0).and_then(|r| r.int("n")) != Some(1) {
-        return Err(ApiError::not_found("Webhook endpoint not found"));
+    let [data] = svc.data_all();
+    if !endpoints::delete(svc.control(), data, id).await? {
+        return Err(not_found());
     }
     Ok(Outcome::respond(HttpResponse::empty(204)))
 }
@@ -257,54 +187,31 @@ pub async fn rotate_secret<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: 
     };
     let (secret, sealed) = sealed_new_secret(svc, id)?;
     let expires = svc.now.plus_seconds(overlap).to_rfc3339();
-    let r = svc
-        .db
-        .batch(vec![
-            stmt!(
-                "UPDATE webhook_endpoints SET previous_secret_sealed = secret_sealed, previous_secret_expires_at = ?2, secret_sealed = ?3, updated_at = ?4 WHERE id = ?1",
-                id,
-                expires,
-                sealed,
-                svc.now_text()
-            ),
-            stmt!(format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = ?1"), id),
-        ])
-        .await
-        .map_err(ApiError::from)?;
-    let mut v = first(&r, 1).map(|e| view(e, svc.now)).ok_or_else(|| ApiError::not_found("Webhook endpoint not found"))?;
-    if let Some(o) = v.as_object_mut() {
-        o.insert("secret".into(), json!(secret));
-    }
-    ok(200, &v)
+    let e = endpoints::rotate_secret(svc.control(), id, &sealed, &expires, &svc.now_text()).await?.ok_or_else(not_found)?;
+    ok(200, &with_secret(&e, svc.now, &secret))
 }
 
-fn delivery_view(r: &Row) -> Value {
+fn delivery_view(d: &DeliveryRecord) -> Value {
     json!({
         "object": "webhook_delivery",
-        "id": r.str("id"),
-        "event_id": r.str("event_id"),
-        "endpoint_id": r.str("endpoint_id"),
-        "chain": r.str("chain"),
-        "attempt": r.int("attempt"),
-        "status": r.str("status"),
-        "response_code": r.int("response_code"),
-        "duration_ms": r.int("duration_ms"),
-        "error": r.str("error"),
-        "next_attempt_at": r.str("next_attempt_at"),
-        "created_at": r.str("created_at"),
+        "id": d.id,
+        "event_id": d.event_id,
+        "endpoint_id": d.endpoint_id,
+        "chain": d.chain,
+        "attempt": d.attempt,
+        "status": d.status,
+        "response_code": d.response_code,
+        "duration_ms": d.duration_ms,
+        "error": d.error,
+        "next_attempt_at": d.next_attempt_at,
+        "created_at": d.created_at,
     })
 }
 
 /// Every delivery attempt to this endpoint (`?event_id=` narrows it).
 pub async fn deliveries<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -> ApiResult {
     let page = Page::from_request(req)?;
-    let mut cond = "endpoint_id = ?".to_string();
-    let mut params = vec![SqlValue::Text(id.to_string())];
-    if let Some(e) = req.param("event_id") {
-        cond.push_str(" AND event_id = ?");
-        params.push(SqlValue::Text(e.to_string()));
-    }
-    let cols = "id, event_id, endpoint_id, chain, attempt, status, response_code, duration_ms, error, next_attempt_at, created_at";
-    let r = svc.db.batch(vec![page.stmt(cols, "deliveries", &cond, params, "id")]).await.map_err(ApiError::from)?;
-    ok(200, &page.answer(rows(&r, 0).iter().map(delivery_view).collect(), |v| v["id"].as_str().map(str::to_string)))
+    let [data] = svc.data_all();
+    let found = deliveries::log(data, id, req.param("event_id"), &page).await?;
+    ok(200, &page.answer(found.iter().map(delivery_view).collect(), |v| v["id"].as_str().map(str::to_string)))
 }
