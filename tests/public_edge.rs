@@ -130,7 +130,9 @@ fn a_known_credential_is_still_checked_by_the_guard_in_front_of_every_read() {
     users(&app, &dir, 1);
     let (r, batches) = app.recorded(req("GET", &format!("{}/Users?filter=userName%20eq%20%22u0@x.io%22", dir.base), &dir.token, vec![], None));
     assert_eq!(r.status, 200);
-    assert_eq!(batches.len(), 1, "one round trip for a read");
+    // One round trip on one database; on separate ones the credential check
+    // (control) runs first and the read (data) only after it passed.
+    assert_eq!(batches.len(), if support::split_databases() { 2 } else { 1 }, "round trips for a read");
     assert!(batches[0].sqls[0].contains("'auth'"));
     // Revoked: the next request with the same token is refused at once.
     let tokens = app.admin("GET", &format!("/v1/directories/{}/tokens", dir.id), None);

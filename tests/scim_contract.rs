@@ -336,12 +336,15 @@ fn a_warm_isolate_still_checks_every_create_credential() {
     let app = App::new();
     let dir = app.new_directory("okta");
     let other = app.new_directory("okta");
-    // Warm: the directory's organisation is now known, creates take one round trip.
+    // Warm: the directory's organisation is now known, creates take one round
+    // trip on one database. On separate databases the credential check cannot
+    // travel in the data write: it runs first on control, then the create.
     user(&app, &dir, "warm@x.io");
+    let calls = if support::split_databases() { "2" } else { "1" };
     let one = app.scim(&dir, "POST", "/Users", Some(json!({"userName": "fast@x.io"})));
-    assert_eq!((one.status, one.header("x-rollcall-d1-calls")), (201, Some("1")));
+    assert_eq!((one.status, one.header("x-rollcall-d1-calls")), (201, Some(calls)));
     let g = app.scim(&dir, "POST", "/Groups", Some(json!({"displayName": "Fast"})));
-    assert_eq!((g.status, g.header("x-rollcall-d1-calls")), (201, Some("1")));
+    assert_eq!((g.status, g.header("x-rollcall-d1-calls")), (201, Some(calls)));
     let forged = Dir { token: other.token.clone(), id: dir.id.clone(), org: dir.org.clone(), base: dir.base.clone() };
     assert_scim_error(&app.scim(&forged, "POST", "/Users", Some(json!({"userName": "evil@x.io"}))), 401, None);
     assert_scim_error(&app.scim(&forged, "POST", "/Groups", Some(json!({"displayName": "Evil"}))), 401, None);

@@ -5,7 +5,7 @@ pub mod derive;
 pub mod outbox;
 
 pub use derive::{derive, Slice};
-pub use outbox::{envelope, insert_events, EventDraft};
+pub use outbox::{envelope, EventDraft};
 
 /// Event names (docs/PRODUCT.md § Events).
 pub mod kind {

@@ -5,8 +5,6 @@
 use crate::storage::events::EventRecord;
 use serde_json::{json, Value};
 
-pub use crate::storage::events::insert_events;
-
 /// An event decided by a use case, before it has a sequence number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventDraft {

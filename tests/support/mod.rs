@@ -96,7 +96,13 @@ pub struct Dir {
 }
 
 impl App {
+    /// One database, or control and data apart when `ROLLCALL_TEST_DATABASES=split`.
     pub fn new() -> Self {
+        Self::with_databases(split_databases())
+    }
+
+    /// Control and data in separate databases, or not, whatever the environment says.
+    pub fn with_databases(split: bool) -> Self {
         let cfg = Config {
             default_hosts: vec!["rollcall.test".into()],
             admin_api_key: ADMIN.into(),
@@ -105,8 +111,7 @@ impl App {
             expose_cost: true,
             ..Config::default()
         };
-        let (db, data) =
-            if split_databases() { (Sqlite::open_control().unwrap(), Some(Sqlite::open_data().unwrap())) } else { (Sqlite::open_migrated().unwrap(), None) };
+        let (db, data) = if split { (Sqlite::open_control().unwrap(), Some(Sqlite::open_data().unwrap())) } else { (Sqlite::open_migrated().unwrap(), None) };
         App { db, data, cfg, clock: Cell::new(1_795_420_800_000), entropy: Xorshift(Cell::new(0x9E37_79B9_7F4A_7C15)) }
     }
 

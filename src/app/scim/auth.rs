@@ -6,9 +6,10 @@
 use crate::app::isolate::{MemoKey, DIRECTORY_ORGS};
 use crate::app::Services;
 use crate::directory::views::directory_view;
-use crate::events::{insert_events, kind, EventDraft};
+use crate::events::{kind, EventDraft};
 use crate::scim::ScimError;
 use crate::storage::directories::{self, DirectoryRecord, ScimAccess, Secret};
+use crate::storage::events::insert_events;
 use crate::storage::guard::always;
 use crate::storage::{Db, DbError, Stmt, StmtResult};
 use crate::support::crypto::sha256_hex;

@@ -3,7 +3,8 @@
 
 use super::auth::Authed;
 use crate::app::Services;
-use crate::events::{derive, insert_events, EventDraft, Slice};
+use crate::events::{derive, EventDraft, Slice};
+use crate::storage::events::insert_events;
 use crate::storage::users_groups::guard_directory_live;
 use crate::storage::{Batch, Db, DbError, Results, Stmt};
 
