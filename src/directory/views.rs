@@ -1,5 +1,5 @@
 //! What the application sees: `directory_user`, `directory_group`,
-//! `directory`, `organization` objects (PRODUCT.md), built from records.
+//! `directory`, `organization` objects (docs/PRODUCT.md § The application's view), built from records.
 
 use super::records::{GroupRecord, UserRecord};
 use crate::scim::schema::ENTERPRISE_SCHEMA;

@@ -92,7 +92,7 @@ pub fn plausible(c: &Credential) -> bool {
 /// The answer to a credential that did not pass. On a default hostname an
 /// unknown directory and a wrong token are the same 401, so a caller cannot
 /// probe which directories exist; on a whitelabel hostname another
-/// organisation's directory (or none) is a 404 (PRODUCT.md § Who talks to it).
+/// organisation's directory (or none) is a 404 (docs/PRODUCT.md § Who talks to it).
 pub async fn refusal<D: Db>(svc: &Services<'_, D>, c: &Credential<'_>) -> ScimError {
     if c.default_host {
         return ScimError::unauthorized();

@@ -221,7 +221,7 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_i
 /// Authentication comes first. A request with a body is authenticated alone
 /// before the body is looked at, unless this isolate saw the same
 /// credential pass moments ago (then every read is still guarded by it, see
-/// [`auth::statements`]). A request that fails before its first read (a bad
+/// [`auth::read`]). A request that fails before its first read (a bad
 /// filter, a wrong method) is authenticated before that failure is told, so
 /// a caller without a valid token learns nothing but 401.
 async fn authenticate_then_dispatch<D: Db>(ctx: &Ctx<'_, '_, D>, rest: &[&str]) -> Result<HttpResponse, ScimError> {
