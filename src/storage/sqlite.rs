@@ -132,7 +132,7 @@ mod tests {
         let db = Sqlite::open_migrated().unwrap();
         let r = block_on(db.batch(vec![
             stmt!("INSERT INTO organizations (id, name, created_at, updated_at) VALUES ('org_1', 'A', 't', 't')"),
-            stmt!("INSERT INTO guard (reason) SELECT 'conflict' WHERE NOT EXISTS (SELECT 1 FROM organizations WHERE name = 'B')"),
+            crate::storage::guard::unless_exists("conflict", "SELECT 1 FROM organizations WHERE name = 'B'", Vec::new()),
         ]));
         assert_eq!(r.unwrap_err(), DbError::Precondition);
         let rows = block_on(db.batch(vec![stmt!("SELECT count(*) AS n FROM organizations")])).unwrap();
@@ -142,10 +142,7 @@ mod tests {
     #[test]
     fn a_guard_that_holds_writes_nothing() {
         let db = Sqlite::open_migrated().unwrap();
-        let r = block_on(
-            db.batch(vec![stmt!("INSERT INTO guard (reason) SELECT 'x' WHERE NOT EXISTS (SELECT 1 WHERE 1 = 1)"), stmt!("SELECT count(*) AS n FROM guard")]),
-        )
-        .unwrap();
+        let r = block_on(db.batch(vec![crate::storage::guard::unless("x", "1 = 1", Vec::new()), stmt!("SELECT count(*) AS n FROM guard")])).unwrap();
         assert_eq!(r[1].rows[0]["n"], 0);
     }
 

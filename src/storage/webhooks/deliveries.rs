@@ -131,7 +131,7 @@ impl Records {
             o.hold_until
         )));
     }
-    /// Disables the endpoint (see [`disable`]).
+    /// Disables the endpoint (see `disable` below).
     pub fn disable(&mut self, endpoint_id: &str, reason: &str, now: &str) {
         self.items.push(Item::Disable { endpoint_id: endpoint_id.to_string(), reason: reason.to_string(), now: now.to_string() });
     }

@@ -3,7 +3,7 @@
 //! Endpoints live on the control database; deliveries (one row per attempt
 //! of an event to an endpoint) live on the data database, next to the
 //! events. Today both are one D1 database, and the statements of a use case
-//! that touches both run as one batch, as they always have: a [`Mixed`]
+//! that touches both run as one batch, as they always have: a `Mixed`
 //! batch keeps them in one batch, in the order they were pushed, when the
 //! two handles are the same database, and else runs the control statements
 //! first and the data statements after. A statement naming tables of both
