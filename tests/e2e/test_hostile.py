@@ -271,8 +271,18 @@ def test_each_request_is_logged_as_one_json_line_with_its_cost(worker, big):
     assert rec["path"] == f"/scim/v2/{big.d.id}/Users", rec
     assert rec["status"] == 200 and isinstance(rec["ms"], (int, float)), rec
     assert (rec["d1_calls"], rec["rows_read"], rec["rows_written"]) == tuple(int(r.headers[h]) for h in COST_HEADERS), (rec, r.headers)
+    assert rec["route"] == "/scim/v2/{directory}/Users" and rec["directory_id"] == big.d.id, rec
+    assert rec["events"] == 0 and rec["error"] is None, rec
     r, rec = worker.logged(lambda: worker.api("GET", "/v1/organizations?limit=1"), method="GET")
     assert rec is not None and rec["path"] == "/v1/organizations" and rec["status"] == 200, rec
+    assert rec["route"] == "/v1/organizations" and rec["directory_id"] is None, rec
+    # A write logs the events it wrote; an id in the path is a placeholder in the route.
+    r, rec = worker.logged(lambda: big.d.scim("POST", "/Users", {"userName": "logged-route@x.test"}), method="POST")
+    assert r.status_code == 201 and rec is not None, rec
+    assert rec["route"] == "/scim/v2/{directory}/Users" and rec["events"] == 1, rec
+    uid = r.json()["id"]
+    r, rec = worker.logged(lambda: big.d.scim("GET", f"/Users/{uid}"), method="GET")
+    assert rec is not None and rec["route"] == "/scim/v2/{directory}/Users/{id}" and uid not in rec["route"], rec
 
 
 def test_no_token_or_secret_ever_reaches_the_log(worker, directory):
