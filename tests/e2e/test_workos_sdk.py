@@ -296,3 +296,48 @@ def test_delete_directory(worker, seeded):
         pass
     assert [x.state for x in c.directory_sync.list_directories(organization_id=d.org).data] in ([], ["deleting"])
 
+
+# -- the Node SDK ----------------------------------------------------------
+
+def test_node_sdk_same_calls(worker, seeded):
+    """@workos-inc/node (pinned in package.json, installed by `npm ci`) runs
+    the same calls from workos_sdk.mjs with only `apiHostname`, `port` and
+    `https: false` set, and prints what it got as JSON."""
+    assert (ROOT / "node_modules/@workos-inc/node/package.json").is_file(), "run npm ci (scripts/setup.sh does)"
+    u = [x["id"] for x in seeded.users]
+    eng, sales = seeded.groups["Engineering"]["id"], seeded.groups["Sales"]["id"]
+    arg = json.dumps({"url": worker.url, "key": worker.admin_key, "org": seeded.org, "directory": seeded.directory,
+                      "group": eng, "user": u[2]})
+    p = subprocess.run([shutil.which("node") or "node", str(ROOT / "tests/e2e/workos_sdk.mjs"), arg],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, "NO_COLOR": "1"})
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout)
+
+    assert [d["id"] for d in out["directories"]] == [seeded.other_directory, seeded.directory]
+    assert out["directoriesAfter"] is None
+    # The Node SDK turns WorkOS's "linked" into "active" itself.
+    assert out["directory"] == {"id": seeded.directory, "organizationId": seeded.org, "name": "Acme Okta",
+                                "state": "active", "type": "okta scim v2.0"}
+    assert out["userPages"] == [u[0:2], u[2:4], u[4:5]]
+    assert out["usersAuto"] == u[::-1]
+    assert out["groupUserPages"] == [seeded.members["Engineering"][0:2], seeded.members["Engineering"][2:3]]
+    assert out["user"] == {
+        "id": u[2], "directoryId": seeded.directory, "organizationId": seeded.org, "idpId": "okta-u2",
+        "email": "user2@acme.test", "firstName": "Given2", "lastName": "Family2", "state": "active",
+        "customAttributes": out["user"]["customAttributes"], "groups": out["user"]["groups"],
+    }
+    ca = out["user"]["customAttributes"]
+    assert (ca["department"], ca["employee_number"], ca["manager_id"], ca["job_title"]) == ("R&D", "102", "okta-u0", "Engineer 2")
+    assert out["directoryGroups"] == [{"id": eng, "name": "Engineering", "idpId": "okta-g-eng"},
+                                      {"id": sales, "name": "Sales", "idpId": "okta-g-sales"}]
+    assert out["userGroups"] == [eng, sales]
+    assert out["group"] == {"id": eng, "name": "Engineering", "idpId": "okta-g-eng", "directoryId": seeded.directory}
+    events = [e for p in out["eventPages"] for e in p]
+    assert [len(p) for p in out["eventPages"]] == [2, 2, 1]
+    assert [(e["event"], e["userId"]) for e in events] == [("dsync.user.created", x) for x in u]
+    assert events[2]["idpId"] == "okta-u2"
+    assert out["eventsResumed"] == [e["id"] for e in events[2:]]
+    for what in ("user", "directory", "group"):
+        assert out["notFound"][what] is not None and out["notFound"][what]["name"] == "NotFoundException", out["notFound"]
+        assert out["notFound"][what]["status"] == 404
+    assert out["wrongKey"] is not None and out["wrongKey"]["name"] == "UnauthorizedException" and out["wrongKey"]["status"] == 401
