@@ -140,8 +140,12 @@ def test_list_directories_of_an_organization(worker, seeded):
     assert [x.id for x in found.data] == [seeded.other_directory]
 
 
-def test_get_directory(worker, seeded):
+def test_get_directory(worker, seeded, monkeypatch):
     d = sdk(worker).directory_sync.get_directory(seeded.directory)
+    # The same with no code at all: the environment variables the SDK reads.
+    monkeypatch.setenv("WORKOS_API_KEY", worker.admin_key)
+    monkeypatch.setenv("WORKOS_BASE_URL", worker.url + "/")
+    assert WorkOSClient().directory_sync.get_directory(seeded.directory).id == seeded.directory
     assert (d.id, d.organization_id, d.name, d.state) == (seeded.directory, seeded.org, "Acme Okta", "linked")
     # WorkOS's names for the provider, as applications compare them.
     assert d.type == "okta scim v2.0"
