@@ -106,7 +106,10 @@ fn directory_users_and_groups_as_the_application_sees_them() {
     assert_eq!(view["state"], "active");
     assert_eq!(view["custom_attributes"]["department"], "Tours");
     assert_eq!(view["custom_attributes"]["manager_id"], "m-1");
-    assert_eq!(view["groups"], json!([{"id": gid, "name": "Guides"}]));
+    // A user's groups are whole directory_group objects, as WorkOS's are.
+    let ids_names: Vec<_> =
+        view["groups"].as_array().unwrap().iter().map(|g| (g["object"].clone(), g["id"].clone(), g["name"].clone(), g["idp_id"].clone())).collect();
+    assert_eq!(ids_names, [(json!("directory_group"), json!(gid), json!("Guides"), json!("g-1"))]);
     let in_group = app.admin("GET", &format!("/v1/directory_users?group_id={gid}"), None).body;
     assert_eq!(in_group["data"][0]["id"], uid);
     assert_eq!(in_group["data"][0]["groups"][0]["name"], "Guides");

@@ -58,6 +58,11 @@ impl HttpRequest {
         self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a repeated query parameter, in order.
+    pub fn params<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.query.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
     /// `scheme://authority`.
     pub fn origin(&self) -> String {
         format!("{}://{}", self.scheme, self.authority)

@@ -171,7 +171,9 @@ fn entropy_unavailable(req: &HttpRequest) -> Outcome {
     let r = if req.path.starts_with("/scim/") {
         scim::error_response(&crate::scim::ScimError { retry_after: Some(1), ..crate::scim::ScimError::new(503, None, detail) })
     } else {
-        api::ApiError::new(503, "entropy_unavailable", detail).response().header("retry-after", "1")
+        api::ApiError::new(503, "entropy_unavailable", detail)
+            .response_in(if api::is_workos_path(&req.path) { api::Dialect::WorkOs } else { api::Dialect::V1 })
+            .header("retry-after", "1")
     };
     Outcome::failed(r, Some("entropy source failed: answering 503".into()))
 }
@@ -181,6 +183,7 @@ async fn route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> Outcome {
     match segments.as_slice() {
         ["scim", "v2", directory_id, rest @ ..] => scim::handle(svc, req, directory_id, rest).await,
         ["v1", rest @ ..] if svc.cfg.is_default_host(&req.host) => api::handle(svc, req, rest).await,
+        _ if api::is_workos_path(&req.path) && svc.cfg.is_default_host(&req.host) => api::handle(svc, req, &segments).await,
         [] | ["health"] if svc.cfg.is_default_host(&req.host) => Outcome::respond(HttpResponse::json(200, &json!({ "service": "rollcall", "status": "ok" }))),
         _ => Outcome::respond(api::ApiError::not_found("No such endpoint").response()),
     }

@@ -123,16 +123,46 @@ pub fn group_view(g: &GroupRecord, organization_id: &str) -> Value {
     })
 }
 
-/// `directory`.
+/// WorkOS's directory `type` for a provider (the SCIM ones of its
+/// `DirectoryType`).
+pub fn workos_type(provider: &str) -> &'static str {
+    match provider {
+        "okta" => "okta scim v2.0",
+        "entra_id" => "azure scim v2.0",
+        "cyberark" => "cyberark scim v2.0",
+        "pingfederate" => "pingfederate scim v2.0",
+        "onelogin" => "onelogin scim v2.0",
+        "jumpcloud" => "jump cloud scim v2.0",
+        "rippling" => "rippling scim v2.0",
+        _ => "generic scim v2.0",
+    }
+}
+
+/// WorkOS's directory `state` for Rollcall's: `pending` (no SCIM request
+/// has come yet) is `unlinked`; `linked` and `deleting` are themselves.
+pub fn workos_state(state: &str) -> &'static str {
+    match state {
+        "linked" => "linked",
+        "deleting" => "deleting",
+        _ => "unlinked",
+    }
+}
+
+/// `directory`, as WorkOS shapes it (`type` and `state` in its words,
+/// `external_key` the id that names the directory in its SCIM base URL, no
+/// `domain`), with Rollcall's `provider`.
 pub fn directory_view(d: &DirectoryRecord) -> Value {
     json!({
         "object": "directory",
         "id": d.id,
         "organization_id": d.organization_id,
+        "external_key": d.id,
         "name": d.name,
+        "domain": null,
+        "domains": [],
         "provider": d.provider,
-        "type": d.provider,
-        "state": d.state,
+        "type": workos_type(&d.provider),
+        "state": workos_state(&d.state),
         "created_at": d.created_at,
         "updated_at": d.updated_at,
     })

@@ -16,6 +16,7 @@ pub struct EventDraft {
 /// The event as the application receives it, on the log and in webhooks.
 pub fn envelope(e: &EventRecord) -> Value {
     json!({
+        "object": "event",
         "id": e.id,
         "event": e.event,
         "directory_id": e.directory_id,

@@ -17,8 +17,8 @@ pub use credentials::{authenticate, oauth_client_matches, served_on_host, write_
 use super::db::run_pair;
 use super::guard::unless_exists;
 use super::organizations::guard_exists as organization_exists;
-use super::page::Keyset;
-use super::{Batch, Db, DbError, Row, RowExt, Stmt};
+use super::page::{contains, Keyset};
+use super::{Batch, Db, DbError, Row, RowExt, SqlValue, Stmt};
 use crate::stmt;
 
 /// A directory's control row.
@@ -206,15 +206,30 @@ pub async fn get_with_counts<D: Db>(db: &D, id: &str) -> Result<Option<(Director
     Ok(b.run(db).await?.first(row).map(with_counts))
 }
 
+/// Which directories a list is of: an organisation's or all, and those
+/// whose name holds `search` (any ASCII case).
+#[derive(Debug, Clone, Default)]
+pub struct DirectoriesOf<'a> {
+    pub organization_id: Option<&'a str>,
+    pub search: Option<&'a str>,
+}
+
 /// One page of directories in id order, of one organisation or all, with
 /// the counts their rows on `db` hold (see [`get_with_counts`]).
-pub async fn list_with_counts<D: Db>(db: &D, page: &Keyset, organization_id: Option<&str>) -> Result<Vec<(DirectoryRecord, Counts)>, DbError> {
-    let (cond, params) = match organization_id {
-        Some(o) => ("d.organization_id = ?", vec![o.into()]),
-        None => ("1 = 1", Vec::new()),
-    };
+pub async fn list_with_counts<D: Db>(db: &D, page: &Keyset, of: &DirectoriesOf<'_>) -> Result<Vec<(DirectoryRecord, Counts)>, DbError> {
+    let mut cond = vec!["1 = 1".to_string()];
+    let mut params: Vec<SqlValue> = Vec::new();
+    if let Some(o) = of.organization_id {
+        cond.push("d.organization_id = ?".into());
+        params.push(o.into());
+    }
+    if let Some(s) = of.search {
+        let (c, p) = contains("d.name", s);
+        cond.push(c);
+        params.push(p);
+    }
     let mut b = Batch::new();
-    let rows = b.push(page.stmt(COLUMNS_WITH_COUNTS, "directories d", cond, params, "d.id"));
+    let rows = b.push(page.stmt(COLUMNS_WITH_COUNTS, "directories d", &cond.join(" AND "), params, "d.id"));
     Ok(b.run(db).await?.rows(rows).iter().map(with_counts).collect())
 }
 

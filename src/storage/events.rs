@@ -93,6 +93,10 @@ pub struct LogQuery<'a> {
     /// Event names (already checked); None: every event.
     pub events: Option<Vec<&'a str>>,
     pub after: Option<&'a str>,
+    /// Created at or after this instant, and before that one (stored
+    /// `created_at` text: RFC 3339 UTC with milliseconds).
+    pub range_start: Option<String>,
+    pub range_end: Option<String>,
     /// Rows to read (the caller asks one more than a page to know if more follow).
     pub limit: i64,
 }
@@ -116,6 +120,14 @@ pub async fn log<D: Db>(db: &D, q: &LogQuery<'_>) -> Result<Vec<EventRecord>, Db
     if let Some(after) = q.after {
         cond.push("e.pos > coalesce((SELECT pos FROM events WHERE id = ?), -1)".into());
         params.push(SqlValue::from(after));
+    }
+    if let Some(t) = &q.range_start {
+        cond.push("e.created_at >= ?".into());
+        params.push(SqlValue::Text(t.clone()));
+    }
+    if let Some(t) = &q.range_end {
+        cond.push("e.created_at < ?".into());
+        params.push(SqlValue::Text(t.clone()));
     }
     let order = if q.directory_id.is_some() { "e.sequence" } else { "e.pos" };
     params.push(SqlValue::Int(q.limit));

@@ -5,7 +5,7 @@
 //! row read per organisation plus its domains.
 
 use super::guard::{unless, unless_exists};
-use super::page::Keyset;
+use super::page::{contains, Keyset};
 use super::{Batch, Db, DbError, Row, RowExt, Stmt};
 use crate::stmt;
 
@@ -80,16 +80,32 @@ pub async fn create<D: Db>(db: &D, id: &str, name: &str, external_id: Option<&st
     Ok(b.run(db).await?.first(row).map(OrganizationRecord::from_row))
 }
 
-/// One page of organisations, in id order (one more than `page.limit` when there are more).
-pub async fn list<D: Db>(db: &D, page: &Keyset) -> Result<Vec<OrganizationRecord>, DbError> {
+/// One page of organisations, in the keyset's id order (one more than
+/// `page.limit` when there are more), those whose name holds `search`
+/// (any ASCII case) where given.
+pub async fn list<D: Db>(db: &D, page: &Keyset, search: Option<&str>) -> Result<Vec<OrganizationRecord>, DbError> {
+    let (cond, params) = match search {
+        Some(s) => {
+            let (c, p) = contains("o.name", s);
+            (c, vec![p])
+        }
+        None => ("1 = 1".to_string(), Vec::new()),
+    };
     let mut b = Batch::new();
-    let rows = b.push(page.stmt(COLUMNS, "organizations o", "1 = 1", Vec::new(), "o.id"));
+    let rows = b.push(page.stmt(COLUMNS, "organizations o", &cond, params, "o.id"));
     Ok(b.run(db).await?.rows(rows).iter().map(OrganizationRecord::from_row).collect())
 }
 
 pub async fn get<D: Db>(db: &D, id: &str) -> Result<Option<OrganizationRecord>, DbError> {
     let mut b = Batch::new();
     let row = b.push(select(id));
+    Ok(b.run(db).await?.first(row).map(OrganizationRecord::from_row))
+}
+
+/// The organisation with this `external_id`.
+pub async fn get_by_external_id<D: Db>(db: &D, external_id: &str) -> Result<Option<OrganizationRecord>, DbError> {
+    let mut b = Batch::new();
+    let row = b.push(stmt!(format!("SELECT {COLUMNS} FROM organizations o WHERE o.external_id = ?1"), external_id));
     Ok(b.run(db).await?.first(row).map(OrganizationRecord::from_row))
 }
 

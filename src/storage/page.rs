@@ -1,33 +1,45 @@
-//! Keyset pagination by id (ids are time-ordered UUID v7s): the management
-//! API's `limit` / `after` / `before`.
+//! Keyset pagination by id (ids are time-ordered UUID v7s, so id order is
+//! creation order): the management API's `limit` / `after` / `before` /
+//! `order`.
 
 use super::{SqlValue, Stmt};
 
-/// One page's window: at most `limit` rows after or before an id.
+/// One page's window: at most `limit` rows after or before an id, in
+/// ascending or descending id order. `after` is the next page in that
+/// order and `before` the previous one: descending, `after` an id is the
+/// older rows.
 #[derive(Debug, Clone)]
 pub struct Keyset {
     pub limit: i64,
     pub after: Option<String>,
     pub before: Option<String>,
+    pub descending: bool,
 }
 
 impl Keyset {
     /// `SELECT {select} FROM {from} WHERE {cond} AND <cursor> ORDER BY {key} … LIMIT limit+1`.
-    /// `key` is the id column compared with the cursor.
+    /// `key` is the id column compared with the cursor. A `before` page is
+    /// read walking backwards (nearest the cursor first): the caller turns
+    /// it round.
     pub fn stmt(&self, select: &str, from: &str, cond: &str, params: Vec<SqlValue>, key: &str) -> Stmt {
         let mut params = params;
-        let (cursor, order) = match (&self.after, &self.before) {
-            (_, Some(b)) => {
-                params.push(SqlValue::Text(b.clone()));
-                (format!(" AND {key} < ?"), "DESC")
+        let backwards = self.before.is_some();
+        let (cmp, order) = if self.descending != backwards { ("<", "DESC") } else { (">", "ASC") };
+        let cursor = match self.before.as_ref().or(self.after.as_ref()) {
+            Some(c) => {
+                params.push(SqlValue::Text(c.clone()));
+                format!(" AND {key} {cmp} ?")
             }
-            (Some(a), None) => {
-                params.push(SqlValue::Text(a.clone()));
-                (format!(" AND {key} > ?"), "ASC")
-            }
-            (None, None) => (String::new(), "ASC"),
+            None => String::new(),
         };
         params.push(SqlValue::Int(self.limit + 1));
         Stmt::new(format!("SELECT {select} FROM {from} WHERE {cond}{cursor} ORDER BY {key} {order} LIMIT ?"), params)
     }
+}
+
+/// The condition that `column` holds `s`, in any ASCII case (LIKE's
+/// wildcards in `s` are taken literally), and its parameter.
+pub(crate) fn contains(column: &str, s: &str) -> (String, SqlValue) {
+    let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    (format!("{column} LIKE ? ESCAPE '\\'"), SqlValue::Text(format!("%{escaped}%")))
 }

@@ -1,11 +1,11 @@
 //! Directories and their SCIM credentials.
 
 use super::page::Page;
-use super::{body, ok, required_str, ApiError, ApiResult};
+use super::{body, ok, required_str, ApiError, ApiResult, Dialect};
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::directory::views::directory_view;
 use crate::events::{kind, EventDraft};
-use crate::storage::directories::{self, Counts, DirectoryRecord, NewDirectory, NewToken, TokenKind, TokenRecord};
+use crate::storage::directories::{self, Counts, DirectoriesOf, DirectoryRecord, NewDirectory, NewToken, TokenKind, TokenRecord};
 use crate::storage::events::insert_events;
 use crate::storage::{Db, DbError};
 use crate::support::crypto::{b64url, sha256_hex};
@@ -17,11 +17,16 @@ pub const PROVIDERS: &[&str] = &["okta", "entra_id", "cyberark", "pingfederate",
 /// Live SCIM tokens per directory: one in use, one being rotated in.
 pub const MAX_TOKENS: i64 = 2;
 
-fn view((d, counts): &(DirectoryRecord, Counts)) -> Value {
+/// The directory with its user and group counts; `/v1` shows Rollcall's
+/// own `state` (`pending`, `linked`, `deleting`).
+fn view((d, counts): &(DirectoryRecord, Counts), dialect: Dialect) -> Value {
     let mut v = directory_view(d);
     if let Some(o) = v.as_object_mut() {
         o.insert("user_count".into(), json!(counts.users));
         o.insert("group_count".into(), json!(counts.groups));
+        if dialect == Dialect::V1 {
+            o.insert("state".into(), json!(d.state));
+        }
     }
     v
 }
@@ -99,26 +104,32 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
         DbError::Precondition => ApiError::not_found("Organization not found"),
         e => ApiError::from(e),
     })?;
-    let mut v = created.as_ref().map(view).unwrap_or_default();
+    let mut v = created.as_ref().map(|d| view(d, Dialect::of(req))).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         o.insert("scim".into(), json!({ "base_url": format!("{}/scim/v2/{id}", req.origin()), "bearer_token": token.secret, "token_id": token.stored.id }));
     }
     ok(201, &v)
 }
 
+/// `?organization_id=&search=` (a part of the name, any case) and paging.
 pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let page = Page::from_request(req)?;
-    let mut dirs = directories::list_with_counts(svc.control(), &page, req.param("organization_id")).await?;
+    if req.param("domain").is_some_and(|d| !d.trim().is_empty()) {
+        return Err(ApiError::invalid("domain is not supported: Rollcall's directories have no domain; use organization_id or search"));
+    }
+    let of = DirectoriesOf { organization_id: req.param("organization_id"), search: req.param("search").map(str::trim).filter(|s| !s.is_empty()) };
+    let mut dirs = directories::list_with_counts(svc.control(), &page, &of).await?;
     with_data_counts(svc, &mut dirs).await?;
-    ok(200, &page.answer(dirs.iter().map(view).collect(), |v| v["id"].as_str().map(str::to_string)))
+    let dialect = Dialect::of(req);
+    ok(200, &page.answer(dirs.iter().map(|d| view(d, dialect)).collect(), |v| v["id"].as_str().map(str::to_string)))
 }
 
-pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
+pub async fn get<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -> ApiResult {
     let dir = directories::get_with_counts(svc.control(), id).await?.ok_or_else(not_found)?;
     let mut dirs = [dir];
     with_data_counts(svc, &mut dirs).await?;
     let [dir] = dirs;
-    ok(200, &view(&dir))
+    ok(200, &view(&dir, Dialect::of(req)))
 }
 
 /// Emits `dsync.deleted`, revokes the tokens and marks the directory

@@ -1,29 +1,39 @@
 //! The ordered event log (`GET /v1/events`) and redelivery.
 
-use super::{ok, ApiError, ApiResult};
+use super::{ok, page, ApiError, ApiResult};
 use crate::app::delivery::QueueMessage;
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::events::{envelope, kind};
 use crate::storage::events::{self, EventRecord, LogQuery};
 use crate::storage::{Db, DbError};
+use crate::support::time::parse_rfc3339;
 use serde_json::json;
 
-/// `?directory_id=&organization_id=&events=a,b&after=&limit=`, in commit
-/// order (per directory that is `sequence` order).
+/// `?events=a,b&organization_id=&directory_id=&after=&range_start=&range_end=&limit=`,
+/// in commit order (per directory that is `sequence` order), oldest first
+/// whatever `order` says: the log is read forwards from a cursor (WorkOS's
+/// Python SDK sends `order=desc` unasked, and an application following
+/// `after` must still get what came after). `events` is a comma list or
+/// repeated, as the SDKs send it.
 pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
-    let limit = match req.param("limit") {
-        Some(v) => v.trim().parse::<i64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| ApiError::invalid("limit must be an integer from 1 to 100"))?,
-        None => 10,
-    };
+    let limit = page::limit(req)?;
+    if req.param("before").is_some_and(|b| !b.is_empty()) {
+        return Err(ApiError::invalid("before is not supported on events: the log is read forwards with after"));
+    }
+    if let Some(o) = req.param("order").filter(|o| !["asc", "desc", "normal", ""].contains(&o.trim().to_ascii_lowercase().as_str())) {
+        return Err(ApiError::invalid(format!("order must be asc, desc or normal, not {o}")));
+    }
     let mut q = LogQuery { directory_id: req.param("directory_id"), organization_id: req.param("organization_id"), limit: limit + 1, ..LogQuery::default() };
-    if let Some(list) = req.param("events").filter(|s| !s.trim().is_empty()) {
-        let names: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
-        if let Some(bad) = names.iter().find(|n| !kind::ALL.contains(n)) {
-            return Err(ApiError::invalid(format!("Unknown event type {bad}")));
-        }
+    let names: Vec<&str> = req.params("events").flat_map(|v| v.split(',')).map(str::trim).filter(|s| !s.is_empty()).take(kind::ALL.len() + 1).collect();
+    if let Some(bad) = names.iter().find(|n| !kind::ALL.contains(n)) {
+        return Err(ApiError::invalid(format!("Unknown event type {bad}")));
+    }
+    if !names.is_empty() {
         q.events = Some(names);
     }
     q.after = req.param("after").filter(|s| !s.is_empty());
+    q.range_start = instant(req, "range_start")?;
+    q.range_end = instant(req, "range_end")?;
     // The log without a directory is in commit order, which is one data
     // database's order: a deployment with several would page each.
     let db = match q.directory_id {
@@ -38,6 +48,16 @@ pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult 
     data.truncate(usize::try_from(limit).unwrap_or(0));
     let after = if more { data.last().and_then(|e| e["id"].as_str().map(str::to_string)) } else { None };
     ok(200, &json!({ "object": "list", "data": data, "list_metadata": { "before": null, "after": after } }))
+}
+
+/// An ISO 8601 instant parameter, as the stored `created_at` text.
+fn instant(req: &HttpRequest, name: &str) -> Result<Option<String>, ApiError> {
+    match req.param(name).map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse_rfc3339(v)
+            .map(|t| Some(t.to_rfc3339()))
+            .ok_or_else(|| ApiError::invalid(format!("{name} must be an ISO 8601 date-time, like 2026-01-31T00:00:00Z"))),
+    }
 }
 
 /// The event `id`, from whichever data database holds it.

@@ -1,5 +1,14 @@
-//! `/v1`: the management API for the application's backend (docs/PRODUCT.md §
-//! Management API). JSON in, JSON out, errors as `{ "error": { code, message } }`.
+//! The management API for the application's backend (docs/PRODUCT.md §
+//! Management API), on the default hostnames, in two dialects over one set
+//! of use cases:
+//!
+//! - the root paths are WorkOS's Directory Sync API (`/directories`,
+//!   `/directory_users`, `/directory_groups`, `/events`, `/organizations`),
+//!   so an application on WorkOS's SDKs moves by changing the base URL;
+//!   errors as WorkOS shapes them, `{ "message", "code", "errors"? }`;
+//! - `/v1` is Rollcall's own: the same routes plus what WorkOS has no route
+//!   for (directory creation, SCIM tokens, hostnames, webhook endpoints and
+//!   their deliveries, redelivery); errors as `{ "error": { code, message } }`.
 
 pub mod directories;
 pub mod domains;
@@ -13,6 +22,33 @@ use super::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::storage::Db;
 use crate::support::crypto::constant_time_eq;
 use serde_json::{json, Map, Value};
+
+/// Which face of the management API a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `/v1/…`: Rollcall's own.
+    V1,
+    /// The root paths: WorkOS's.
+    WorkOs,
+}
+
+impl Dialect {
+    pub fn of(req: &HttpRequest) -> Self {
+        if req.path == "/v1" || req.path.starts_with("/v1/") {
+            Dialect::V1
+        } else {
+            Dialect::WorkOs
+        }
+    }
+}
+
+/// The first path segments the WorkOS dialect answers at the root.
+pub const WORKOS_ROOTS: &[&str] = &["directories", "directory_users", "directory_groups", "events", "organizations"];
+
+/// Whether a path is one the WorkOS dialect answers.
+pub fn is_workos_path(path: &str) -> bool {
+    path.split('/').find(|s| !s.is_empty()).is_some_and(|first| WORKOS_ROOTS.contains(&first))
+}
 
 /// A management API error.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +73,30 @@ impl ApiError {
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(409, "conflict", message)
     }
+    /// Rollcall's own error body.
     pub fn response(&self) -> HttpResponse {
         HttpResponse::json(self.status, &json!({ "error": { "code": self.code, "message": self.message } }))
+    }
+    /// The error body of the dialect: WorkOS's SDKs pick their error class
+    /// by status and read `message` and `code`, and the Node SDK a 400 as a
+    /// bad request only with `code` and `errors` (with `error` it would
+    /// take it for an OAuth error).
+    pub fn response_in(&self, dialect: Dialect) -> HttpResponse {
+        match dialect {
+            Dialect::V1 => self.response(),
+            Dialect::WorkOs => {
+                let code = match self.code {
+                    "not_found" => "entity_not_found",
+                    "invalid_request" => "invalid_request_parameters",
+                    c => c,
+                };
+                let mut body = json!({ "message": self.message, "code": code });
+                if let (true, Some(o)) = (matches!(self.status, 400 | 422), body.as_object_mut()) {
+                    o.insert("errors".into(), json!([{ "code": code, "message": self.message }]));
+                }
+                HttpResponse::json(self.status, &body)
+            }
+        }
     }
 }
 
@@ -92,22 +150,54 @@ pub fn optional_str(m: &Map<String, Value>, key: &str) -> Result<Option<String>,
     }
 }
 
+/// A management request: `rest` is the path after `/v1`, or the whole path
+/// on the WorkOS routes.
 pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&str]) -> Outcome {
+    let dialect = Dialect::of(req);
     if let Some(why) = svc.cfg.admin_key_problem() {
         let e = misconfigured(why);
-        return Outcome::failed(e.response(), e.cause);
+        return Outcome::failed(e.response_in(dialect), e.cause);
     }
     let key = svc.cfg.admin_api_key.as_bytes();
     let authorised = req.bearer().is_some_and(|t| constant_time_eq(t.as_bytes(), key));
-    if !authorised {
-        return Outcome::respond(ApiError::new(401, "unauthorized", "Send Authorization: Bearer <ADMIN_API_KEY>").response());
+    let refused = if !authorised {
+        Some(ApiError::new(401, "unauthorized", "Send Authorization: Bearer <ADMIN_API_KEY>"))
+    } else if req.body_too_large || req.body.len() > svc.cfg.max_payload {
+        Some(ApiError::new(413, "payload_too_large", format!("The body exceeds {} bytes", svc.cfg.max_payload)))
+    } else {
+        None
+    };
+    if let Some(e) = refused {
+        return Outcome::respond(e.response_in(dialect));
     }
-    if req.body_too_large || req.body.len() > svc.cfg.max_payload {
-        return Outcome::respond(ApiError::new(413, "payload_too_large", format!("The body exceeds {} bytes", svc.cfg.max_payload)).response());
-    }
-    match route(svc, req, rest).await {
+    let answer = match dialect {
+        Dialect::V1 => route(svc, req, rest).await,
+        Dialect::WorkOs => workos_route(svc, req, rest).await,
+    };
+    match answer {
         Ok(o) => o,
-        Err(e) => Outcome::failed(e.response(), e.cause),
+        Err(e) => Outcome::failed(e.response_in(dialect), e.cause),
+    }
+}
+
+/// WorkOS's Directory Sync routes: the same use cases as `/v1`'s.
+async fn workos_route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
+    match (req.method.as_str(), rest) {
+        ("GET", ["directories"]) => directories::list(svc, req).await,
+        ("GET", ["directories", id]) => directories::get(svc, req, id).await,
+        ("DELETE", ["directories", id]) => directories::delete(svc, id).await,
+        ("GET", ["directory_users"]) => users_groups::list_users(svc, req).await,
+        ("GET", ["directory_users", id]) => users_groups::get_user(svc, id).await,
+        ("GET", ["directory_groups"]) => users_groups::list_groups(svc, req).await,
+        ("GET", ["directory_groups", id]) => users_groups::get_group(svc, id).await,
+        ("GET", ["events"]) => events::list(svc, req).await,
+        ("POST", ["organizations"]) => organizations::create(svc, req).await,
+        ("GET", ["organizations"]) => organizations::list(svc, req).await,
+        ("GET", ["organizations", "external_id", external_id]) => organizations::get_by_external_id(svc, req, external_id).await,
+        ("GET", ["organizations", id]) => organizations::get(svc, req, id).await,
+        ("PUT", ["organizations", id]) => organizations::update(svc, req, id).await,
+        ("DELETE", ["organizations", id]) => organizations::delete(svc, id).await,
+        _ => Err(ApiError::not_found("No such endpoint")),
     }
 }
 
@@ -116,7 +206,8 @@ async fn route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&str]) -
     match (m, rest) {
         ("POST", ["organizations"]) => organizations::create(svc, req).await,
         ("GET", ["organizations"]) => organizations::list(svc, req).await,
-        ("GET", ["organizations", id]) => organizations::get(svc, id).await,
+        ("GET", ["organizations", "external_id", external_id]) => organizations::get_by_external_id(svc, req, external_id).await,
+        ("GET", ["organizations", id]) => organizations::get(svc, req, id).await,
         ("PATCH" | "PUT", ["organizations", id]) => organizations::update(svc, req, id).await,
         ("DELETE", ["organizations", id]) => organizations::delete(svc, id).await,
         ("POST", ["domains"]) => domains::create(svc, req).await,
@@ -124,7 +215,7 @@ async fn route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&str]) -
         ("DELETE", ["domains", host]) => domains::delete(svc, host).await,
         ("POST", ["directories"]) => directories::create(svc, req).await,
         ("GET", ["directories"]) => directories::list(svc, req).await,
-        ("GET", ["directories", id]) => directories::get(svc, id).await,
+        ("GET", ["directories", id]) => directories::get(svc, req, id).await,
         ("DELETE", ["directories", id]) => directories::delete(svc, id).await,
         ("POST", ["directories", id, "tokens"]) => directories::create_token(svc, req, id).await,
         ("GET", ["directories", id, "tokens"]) => directories::list_tokens(svc, id).await,

@@ -33,8 +33,13 @@ async fn in_any<'s, D: Db, T: Default, Fut: Future<Output = Result<T, DbError>>>
     Ok(answer)
 }
 
+/// `directory_user` with its `groups[]` as whole `directory_group`s.
 fn user(u: &UserInOrg) -> Value {
-    user_view(&u.user, &u.organization_id, Some(&u.groups))
+    let mut v = user_view(&u.user, &u.organization_id, None);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("groups".into(), Value::Array(u.groups.iter().map(|g| group_view(g, &u.organization_id)).collect()));
+    }
+    v
 }
 
 fn group(g: &GroupInOrg) -> Value {
@@ -45,13 +50,24 @@ fn id_of(v: &Value) -> Option<String> {
     v["id"].as_str().map(str::to_string)
 }
 
-/// `GET /v1/directory_users?directory_id=…&group_id=…` (one of them required).
+/// A query parameter under its WorkOS name or its `/v1` one
+/// (`directory_id`, `group_id`, `user_id`).
+fn param<'r>(req: &'r HttpRequest, workos: &str, v1: &str) -> Option<&'r str> {
+    req.param(workos).or_else(|| req.param(v1)).map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `GET /directory_users?directory=…&group=…` (one of them required;
+/// `idp_id` and `email` narrow a directory's users).
 pub async fn list_users<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let page = Page::from_request(req)?;
-    let found = match (req.param("directory_id"), req.param("group_id")) {
+    let (idp_id, email) = (param(req, "idp_id", "idp_id"), param(req, "email", "email"));
+    let found = match (param(req, "directory", "directory_id"), param(req, "group", "group_id")) {
+        (_, Some(_)) if idp_id.is_some() || email.is_some() => {
+            return Err(ApiError::invalid("idp_id and email narrow a directory's users: give directory, not group"))
+        }
         (_, Some(g)) => in_any(svc, |v: &Vec<_>| !v.is_empty(), |db| m::list_users(db, &page, UsersOf::Group(g))).await?,
-        (Some(dir), None) => m::list_users(svc.data(dir), &page, UsersOf::Directory(dir)).await?,
-        (None, None) => return Err(ApiError::invalid("directory_id or group_id is required")),
+        (Some(dir), None) => m::list_users(svc.data(dir), &page, UsersOf::Directory { id: dir, idp_id, email }).await?,
+        (None, None) => return Err(ApiError::invalid("directory or group is required")),
     };
     ok(200, &page.answer(found.iter().map(user).collect(), id_of))
 }
@@ -63,13 +79,13 @@ pub async fn get_user<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
     }
 }
 
-/// `GET /v1/directory_groups?directory_id=…&user_id=…` (one of them required).
+/// `GET /directory_groups?directory=…&user=…` (one of them required).
 pub async fn list_groups<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let page = Page::from_request(req)?;
-    let found = match (req.param("directory_id"), req.param("user_id")) {
+    let found = match (param(req, "directory", "directory_id"), param(req, "user", "user_id")) {
         (_, Some(u)) => in_any(svc, |v: &Vec<_>| !v.is_empty(), |db| m::list_groups(db, &page, GroupsOf::User(u))).await?,
         (Some(dir), None) => m::list_groups(svc.data(dir), &page, GroupsOf::Directory(dir)).await?,
-        (None, None) => return Err(ApiError::invalid("directory_id or user_id is required")),
+        (None, None) => return Err(ApiError::invalid("directory or user is required")),
     };
     ok(200, &page.answer(found.iter().map(group).collect(), id_of))
 }

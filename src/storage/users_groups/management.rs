@@ -3,7 +3,6 @@
 //! the same database) and a user's groups.
 
 use super::{GROUP_COLUMNS, USER_COLUMNS};
-use crate::directory::views::GroupRef;
 use crate::directory::{GroupRecord, UserRecord};
 use crate::storage::page::Keyset;
 use crate::storage::{Batch, Db, DbError, Row, RowExt, SqlValue, Stmt};
@@ -14,7 +13,9 @@ use std::collections::BTreeMap;
 pub struct UserInOrg {
     pub user: UserRecord,
     pub organization_id: String,
-    pub groups: Vec<GroupRef>,
+    /// Its groups, whole (WorkOS's `directory_user.groups[]` are
+    /// `directory_group` objects).
+    pub groups: Vec<GroupRecord>,
 }
 
 /// A group with its organisation.
@@ -27,7 +28,14 @@ pub struct GroupInOrg {
 /// Whose users a list is of.
 #[derive(Debug, Clone, Copy)]
 pub enum UsersOf<'a> {
-    Directory(&'a str),
+    /// A directory's users, narrowed to those with this `idp_id`
+    /// (`externalId`) and to those with this email (any of their emails,
+    /// any case) where given.
+    Directory {
+        id: &'a str,
+        idp_id: Option<&'a str>,
+        email: Option<&'a str>,
+    },
     Group(&'a str),
 }
 
@@ -38,16 +46,27 @@ pub enum GroupsOf<'a> {
     User(&'a str),
 }
 
-/// `SELECT … user_id, id, name` rows → each user's groups.
-fn group_map(rows: &[Row]) -> BTreeMap<String, Vec<GroupRef>> {
-    let mut m: BTreeMap<String, Vec<GroupRef>> = BTreeMap::new();
+/// The groups of the users `users_sql` selects (by id), with the member's
+/// id as `member_id`.
+fn groups_of(users_sql: &str, params: Vec<SqlValue>) -> Stmt {
+    Stmt::new(
+        format!("SELECT m2.user_id AS member_id, {GROUP_COLUMNS} FROM memberships m2 JOIN groups g ON g.id = m2.group_id WHERE m2.user_id IN ({users_sql}) ORDER BY g.id"),
+        params,
+    )
+}
+
+/// [`groups_of`] rows → each user's groups.
+fn group_map(rows: &[Row]) -> BTreeMap<String, Vec<GroupRecord>> {
+    let mut m: BTreeMap<String, Vec<GroupRecord>> = BTreeMap::new();
     for r in rows {
-        m.entry(r.string("user_id")).or_default().push(GroupRef { id: r.string("id"), name: r.string("name") });
+        if let Some(g) = GroupRecord::from_row(r) {
+            m.entry(r.string("member_id")).or_default().push(g);
+        }
     }
     m
 }
 
-fn user_in_org(row: &Row, groups: &BTreeMap<String, Vec<GroupRef>>) -> Option<UserInOrg> {
+fn user_in_org(row: &Row, groups: &BTreeMap<String, Vec<GroupRecord>>) -> Option<UserInOrg> {
     let user = UserRecord::from_row(row)?;
     let groups = groups.get(&user.id).cloned().unwrap_or_default();
     Some(UserInOrg { user, organization_id: row.string("organization_id"), groups })
@@ -66,22 +85,28 @@ pub async fn list_users<D: Db>(db: &D, page: &Keyset, of: UsersOf<'_>) -> Result
             // Through `groups`: the memberships of a large group being deleted
             // (migrations/0004) stay until told, but the group is gone.
             "memberships m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id JOIN directories d ON d.id = u.directory_id",
-            "m.group_id = ?",
+            "m.group_id = ?".to_string(),
             vec![SqlValue::from(g)],
         ),
-        UsersOf::Directory(dir) => ("users u JOIN directories d ON d.id = u.directory_id", "u.directory_id = ?", vec![SqlValue::from(dir)]),
+        UsersOf::Directory { id, idp_id, email } => {
+            let mut cond = "u.directory_id = ?".to_string();
+            let mut params = vec![SqlValue::from(id)];
+            if let Some(x) = idp_id {
+                cond.push_str(" AND u.external_id = ?");
+                params.push(x.into());
+            }
+            if let Some(e) = email {
+                cond.push_str(" AND u.id IN (SELECT e.user_id FROM user_emails e WHERE e.directory_id = ? AND e.value = ? COLLATE NOCASE)");
+                params.extend([SqlValue::from(id), e.into()]);
+            }
+            ("users u JOIN directories d ON d.id = u.directory_id", cond, params)
+        }
     };
     let mut b = Batch::new();
-    let users = b.push(page.stmt(&select, from, cond, params.clone(), "u.id"));
+    let users = b.push(page.stmt(&select, from, &cond, params.clone(), "u.id"));
     // The same page again, as ids, selects the groups of exactly these users.
-    let ids = page.stmt("u.id", from, cond, params, "u.id");
-    let groups = b.push(Stmt::new(
-        format!(
-            "SELECT m2.user_id, g.id, g.display_name AS name FROM memberships m2 JOIN groups g ON g.id = m2.group_id WHERE m2.user_id IN ({}) ORDER BY g.id",
-            ids.sql
-        ),
-        ids.params,
-    ));
+    let ids = page.stmt("u.id", from, &cond, params, "u.id");
+    let groups = b.push(groups_of(&ids.sql, ids.params));
     let r = b.run(db).await?;
     let gm = group_map(r.rows(groups));
     Ok(r.rows(users).iter().filter_map(|row| user_in_org(row, &gm)).collect())
@@ -94,10 +119,7 @@ pub async fn get_user<D: Db>(db: &D, id: &str) -> Result<Option<UserInOrg>, DbEr
         format!("SELECT {USER_COLUMNS}, d.organization_id FROM users u JOIN directories d ON d.id = u.directory_id WHERE u.id = ?1"),
         vec![id.into()],
     ));
-    let groups = b.push(Stmt::new(
-        "SELECT m.user_id, g.id, g.display_name AS name FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ?1 ORDER BY g.id",
-        vec![id.into()],
-    ));
+    let groups = b.push(groups_of("?", vec![id.into()]));
     let r = b.run(db).await?;
     Ok(r.first(user).and_then(|row| user_in_org(row, &group_map(r.rows(groups)))))
 }
