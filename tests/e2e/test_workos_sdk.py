@@ -154,6 +154,15 @@ def test_get_directory(worker, seeded, monkeypatch):
     assert d.created_at <= other.created_at
 
 
+def test_get_organization(worker, seeded):
+    c = sdk(worker)
+    o = c.organizations.get_organization(seeded.org)
+    assert o.id == seeded.org and o.name.startswith("Org ")
+    assert o.domains == [] and o.external_id is None
+    # Its directories' organization_id is this organisation.
+    assert {d.organization_id for d in c.directory_sync.list_directories(organization_id=o.id).data} == {o.id}
+
+
 # -- users -----------------------------------------------------------------
 
 def test_page_users_of_a_directory_two_at_a_time(worker, seeded):
