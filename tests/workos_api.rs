@@ -402,7 +402,116 @@ fn authentication_and_error_shapes() {
     // The WorkOS routes are on the default hostnames only, and only WorkOS's.
     let whitelabel = app.raw("GET", "https://scim.acme.test/directories", vec![("authorization".into(), format!("Bearer {ADMIN}"))], vec![]).0;
     assert_eq!(whitelabel.status, 404);
-    for path in ["/domains", "/webhook_endpoints", "/directories/x/tokens"] {
+    for path in ["/domains", "/directories/x/tokens", "/webhook_endpoints/x/deliveries"] {
         assert_eq!(app.admin("GET", path, None).status, 404, "{path}");
     }
+}
+
+#[test]
+fn webhook_endpoints_in_workos_shape() {
+    let app = App::new();
+    let url = "http://127.0.0.1:9/hook";
+    let made = app.admin("POST", "/webhook_endpoints", Some(json!({"endpoint_url": url, "events": ["dsync.user.created"]})));
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    assert_keys(&made.body, "object id endpoint_url secret status events created_at updated_at");
+    assert_eq!(
+        (made.body["object"].as_str(), made.body["endpoint_url"].as_str(), made.body["status"].as_str()),
+        (Some("webhook_endpoint"), Some(url), Some("enabled"))
+    );
+    assert_eq!(made.body["events"], json!(["dsync.user.created"]));
+    let secret = made.body["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_") && secret.len() > 20);
+    let id = made.body["id"].as_str().unwrap();
+    // Every other answer has the field the SDKs require, blank.
+    let list = app.admin("GET", "/webhook_endpoints", None);
+    assert_eq!((list.status, list.body["object"].as_str()), (200, Some("list")), "{:?}", list.body);
+    assert_eq!(ids(&list.body), vec![id.to_string()]);
+    assert_keys(&list.body["data"][0], "object id endpoint_url secret status events created_at updated_at");
+    assert_eq!(list.body["data"][0]["secret"], "");
+    assert!(!list.body.to_string().contains(secret));
+    // PATCH with WorkOS's field names.
+    let path = format!("/webhook_endpoints/{id}");
+    let moved = app.admin(
+        "PATCH",
+        &path,
+        Some(json!({"endpoint_url": "http://127.0.0.1:10/h", "status": "disabled", "events": ["dsync.user.updated", "dsync.deleted"]})),
+    );
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    assert_eq!(
+        (moved.body["endpoint_url"].as_str(), moved.body["status"].as_str(), moved.body["secret"].as_str()),
+        (Some("http://127.0.0.1:10/h"), Some("disabled"), Some(""))
+    );
+    assert_eq!(moved.body["events"], json!(["dsync.user.updated", "dsync.deleted"]));
+    assert_eq!(app.admin("PATCH", &path, Some(json!({"status": "enabled"}))).body["status"], "enabled");
+    // /v1 sees the same endpoint in its own shape.
+    let v1 = app.admin("GET", &format!("/v1{path}"), None);
+    assert_eq!((v1.body["url"].as_str(), v1.body["state"].as_str()), (Some("http://127.0.0.1:10/h"), Some("enabled")));
+    // Errors in WorkOS's shape, with its field names.
+    assert_workos_error(&app.admin("PATCH", &path, Some(json!({"status": "paused"}))), 422, "invalid_request_parameters");
+    let bad = app.admin("POST", "/webhook_endpoints", Some(json!({"events": ["dsync.user.created"]})));
+    assert_workos_error(&bad, 422, "invalid_request_parameters");
+    assert!(bad.body["message"].as_str().unwrap().contains("endpoint_url"), "{:?}", bad.body);
+    assert_workos_error(
+        &app.admin("POST", "/webhook_endpoints", Some(json!({"endpoint_url": url, "events": ["user.created"]}))),
+        422,
+        "invalid_request_parameters",
+    );
+    // An endpoint of every event (made on /v1) lists every event name.
+    let all = app.admin("POST", "/v1/webhook_endpoints", Some(json!({"url": url})));
+    let got = app.admin("GET", &format!("/webhook_endpoints/{}", all.body["id"].as_str().unwrap()), None);
+    assert_eq!(got.body["events"].as_array().unwrap().len(), rollcall::events::kind::ALL.len());
+    assert_eq!(app.admin("DELETE", &path, None).status, 204);
+    assert_workos_error(&app.admin("DELETE", &path, None), 404, "entity_not_found");
+    assert_workos_error(&app.admin("PATCH", &path, Some(json!({"status": "enabled"}))), 404, "entity_not_found");
+}
+
+/// Every delivery carries `WorkOS-Signature: t=<ms>, v1=<hex>` as WorkOS's
+/// SDKs verify it (HMAC-SHA256 of "<t>.<body>" keyed by the secret string),
+/// besides the Standard Webhooks headers; the body is the event object.
+#[test]
+fn deliveries_carry_a_workos_signature() {
+    use hmac::{Hmac, Mac};
+    use rollcall::app::delivery::{handle_batch, HttpClient, PostResult, QueueMessage, Timeouts};
+    use rollcall::storage::sqlite::block_on;
+    use rollcall::support::time::Millis;
+    use std::cell::RefCell;
+
+    struct Capture(i64, RefCell<Vec<(Vec<(String, String)>, Vec<u8>)>>);
+    impl HttpClient for Capture {
+        fn now(&self) -> Millis {
+            Millis(self.0)
+        }
+        async fn post(&self, _: &str, headers: Vec<(String, String)>, body: Vec<u8>, _: Timeouts) -> PostResult {
+            self.1.borrow_mut().push((headers, body));
+            PostResult { status: Some(200), duration_ms: 1, ..Default::default() }
+        }
+    }
+
+    let app = App::new();
+    let made = app.admin("POST", "/webhook_endpoints", Some(json!({"endpoint_url": "http://127.0.0.1:9/hook", "events": ["dsync.user.created"]})));
+    let secret = made.body["secret"].as_str().unwrap().to_string();
+    let dir = app.new_directory("okta");
+    let user = scim_user(&app, &dir, 1);
+    let event = app.events(&dir).into_iter().find(|e| e["event"] == "dsync.user.created").unwrap();
+    let rx = Capture(app.clock.get(), RefCell::new(Vec::new()));
+    block_on(handle_batch(&app.svc(), &rx, &[QueueMessage::fan_out(event["id"].as_str().unwrap())]));
+    let posts = rx.1.borrow();
+    assert_eq!(posts.len(), 1);
+    let (headers, body) = &posts[0];
+    let header = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
+    assert!(header("webhook-signature").is_some_and(|s| s.starts_with("v1,")));
+    let sig = header("WorkOS-Signature").expect("a WorkOS-Signature header");
+    // As the SDKs parse it: split on ", " into t=… and v1=….
+    let (t, v1) = sig.split_once(", ").unwrap();
+    let (t, v1) = (t.strip_prefix("t=").unwrap(), v1.strip_prefix("v1=").unwrap());
+    assert_eq!(t, rx.0.to_string(), "milliseconds, when the POST started");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    let want: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(v1, want);
+    assert!(!headers.iter().any(|(_, v)| v.contains(&secret)), "the secret is never sent");
+    let sent: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!((sent["object"].as_str(), sent["id"].as_str(), sent["event"].as_str()), (Some("event"), event["id"].as_str(), Some("dsync.user.created")));
+    assert_eq!(sent["data"]["id"].as_str(), Some(user.as_str()));
 }

@@ -1,8 +1,11 @@
 //! Standard Webhooks signing (<https://www.standardwebhooks.com/>):
 //! `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`,
-//! several space-separated while a secret rotates.
+//! several space-separated while a secret rotates; and WorkOS's
+//! `WorkOS-Signature: t=<ms>, v1=<hex HMAC-SHA256 of "{ms}.{body}">`, keyed
+//! by the whole secret string (prefix included) as UTF-8, as WorkOS's SDKs
+//! verify it.
 
-use crate::support::crypto::{b64, b64_decode, hmac_sha256};
+use crate::support::crypto::{b64, b64_decode, hex, hmac_sha256};
 
 /// Secrets look like `whsec_<base64 of 32 random bytes>`.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -34,6 +37,19 @@ pub fn signature_header(secrets: &[&str], msg_id: &str, timestamp: i64, body: &[
     secrets.iter().filter_map(|s| sign(s, msg_id, timestamp, body)).collect::<Vec<_>>().join(" ")
 }
 
+/// The `WorkOS-Signature` header value for a body sent at `timestamp_ms`
+/// (milliseconds since the epoch), signed with one secret: the SDKs split
+/// the header on `", "` into exactly a `t=` and a `v1=` part, so it carries
+/// one signature only (the current secret's).
+pub fn workos_signature(secret: &str, timestamp_ms: i64, body: &[u8]) -> String {
+    let t = timestamp_ms.to_string();
+    let mut data = Vec::with_capacity(t.len() + 1 + body.len());
+    data.extend_from_slice(t.as_bytes());
+    data.push(b'.');
+    data.extend_from_slice(body);
+    format!("t={t}, v1={}", hex(&hmac_sha256(secret.as_bytes(), &data)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +77,15 @@ mod tests {
     #[test]
     fn foreign_secrets_do_not_sign() {
         assert_eq!(sign("nope", "m", 1, b""), None);
+    }
+
+    /// Computed independently, as the WorkOS Python SDK's verify_header does:
+    /// `hmac.new(secret.encode("utf-8"), f"{t}.{body}".encode("utf-8"),
+    /// hashlib.sha256).hexdigest()` with t = "1614265330000".
+    #[test]
+    fn workos_signature_matches_an_independent_hmac() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let h = workos_signature(secret, 1_614_265_330_000, br#"{"test": 2432232314}"#);
+        assert_eq!(h, "t=1614265330000, v1=38dcd345d12a163975f2a8484af858926bb995e425f50d05a5aaeaacf2178698");
     }
 }

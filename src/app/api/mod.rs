@@ -3,12 +3,13 @@
 //! of use cases:
 //!
 //! - the root paths are WorkOS's Directory Sync API (`/directories`,
-//!   `/directory_users`, `/directory_groups`, `/events`, `/organizations`),
+//!   `/directory_users`, `/directory_groups`, `/events`, `/organizations`,
+//!   and `/webhook_endpoints` as WorkOS's Webhooks API has them),
 //!   so an application on WorkOS's SDKs moves by changing the base URL;
 //!   errors as WorkOS shapes them, `{ "message", "code", "errors"? }`;
 //! - `/v1` is Rollcall's own: the same routes plus what WorkOS has no route
-//!   for (directory creation, SCIM tokens, hostnames, webhook endpoints and
-//!   their deliveries, redelivery); errors as `{ "error": { code, message } }`.
+//!   for (directory creation, SCIM tokens, hostnames, webhook secret
+//!   rotation and deliveries, redelivery); errors as `{ "error": { code, message } }`.
 
 pub mod directories;
 pub mod domains;
@@ -43,7 +44,7 @@ impl Dialect {
 }
 
 /// The first path segments the WorkOS dialect answers at the root.
-pub const WORKOS_ROOTS: &[&str] = &["directories", "directory_users", "directory_groups", "events", "organizations"];
+pub const WORKOS_ROOTS: &[&str] = &["directories", "directory_users", "directory_groups", "events", "organizations", "webhook_endpoints"];
 
 /// Whether a path is one the WorkOS dialect answers.
 pub fn is_workos_path(path: &str) -> bool {
@@ -197,6 +198,11 @@ async fn workos_route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&
         ("GET", ["organizations", id]) => organizations::get(svc, req, id).await,
         ("PUT", ["organizations", id]) => organizations::update(svc, req, id).await,
         ("DELETE", ["organizations", id]) => organizations::delete(svc, id).await,
+        ("POST", ["webhook_endpoints"]) => webhooks::create(svc, req).await,
+        ("GET", ["webhook_endpoints"]) => webhooks::list(svc, req).await,
+        ("GET", ["webhook_endpoints", id]) => webhooks::get(svc, req, id).await,
+        ("PATCH", ["webhook_endpoints", id]) => webhooks::update(svc, req, id).await,
+        ("DELETE", ["webhook_endpoints", id]) => webhooks::delete(svc, id).await,
         _ => Err(ApiError::not_found("No such endpoint")),
     }
 }
@@ -229,7 +235,7 @@ async fn route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&str]) -
         ("POST", ["events", id, "redeliver"]) => events::redeliver(svc, id).await,
         ("POST", ["webhook_endpoints"]) => webhooks::create(svc, req).await,
         ("GET", ["webhook_endpoints"]) => webhooks::list(svc, req).await,
-        ("GET", ["webhook_endpoints", id]) => webhooks::get(svc, id).await,
+        ("GET", ["webhook_endpoints", id]) => webhooks::get(svc, req, id).await,
         ("PATCH", ["webhook_endpoints", id]) => webhooks::update(svc, req, id).await,
         ("DELETE", ["webhook_endpoints", id]) => webhooks::delete(svc, id).await,
         ("POST", ["webhook_endpoints", id, "rotate_secret"]) => webhooks::rotate_secret(svc, req, id).await,

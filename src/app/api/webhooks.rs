@@ -1,8 +1,15 @@
 //! Webhook endpoints: where events are pushed, with their signing secrets
 //! (sealed at rest, shown once) and the log of every delivery attempt.
+//!
+//! On the WorkOS routes (`/webhook_endpoints` at the root) an endpoint is
+//! WorkOS's object: `{object, id, endpoint_url, secret, status, events,
+//! created_at, updated_at}`, written with `endpoint_url`, `events` and
+//! `status`. WorkOS's SDKs require `secret` in every answer; Rollcall shows
+//! it in the create answer only and answers `""` elsewhere. An endpoint of
+//! every event (`events` null on `/v1`) lists every event name there.
 
 use super::page::Page;
-use super::{body, ok, ApiError, ApiResult};
+use super::{body, ok, ApiError, ApiResult, Dialect};
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::events::kind;
 use crate::storage::webhooks::deliveries::{self, DeliveryRecord};
@@ -45,9 +52,42 @@ fn view(e: &Endpoint, now: Millis) -> Value {
     })
 }
 
+/// WorkOS's webhook endpoint object, its secret blank (see the module doc).
+fn workos_view(e: &Endpoint) -> Value {
+    let events: Vec<&str> = match &e.events {
+        Some(names) => names.iter().map(String::as_str).collect(),
+        None => kind::ALL.to_vec(),
+    };
+    json!({
+        "object": "webhook_endpoint",
+        "id": e.id,
+        "endpoint_url": e.url,
+        "secret": "",
+        "status": if e.state == "enabled" { "enabled" } else { "disabled" },
+        "events": events,
+        "created_at": e.created_at,
+        "updated_at": e.updated_at,
+    })
+}
+
+fn view_in(e: &Endpoint, now: Millis, dialect: Dialect) -> Value {
+    match dialect {
+        Dialect::V1 => view(e, now),
+        Dialect::WorkOs => workos_view(e),
+    }
+}
+
+/// The field names of the dialect: the URL, and the state.
+fn fields(dialect: Dialect) -> (&'static str, &'static str) {
+    match dialect {
+        Dialect::V1 => ("url", "state"),
+        Dialect::WorkOs => ("endpoint_url", "status"),
+    }
+}
+
 /// The view of an endpoint just given a secret, with the secret (shown once).
-fn with_secret(e: &Endpoint, now: Millis, secret: &str) -> Value {
-    let mut v = view(e, now);
+fn with_secret(e: &Endpoint, now: Millis, secret: &str, dialect: Dialect) -> Value {
+    let mut v = view_in(e, now, dialect);
     if let Some(o) = v.as_object_mut() {
         o.insert("secret".into(), json!(secret));
     }
@@ -61,26 +101,27 @@ fn not_found() -> ApiError {
 /// A webhook URL: `https://` to any host; `http://` only to a loopback
 /// address and only where the dev setting `ALLOW_HTTP_LOOPBACK_WEBHOOKS`
 /// allows it (a production deploy never posts events in clear text).
-fn parse_url(v: Option<&Value>, cfg: &crate::app::Config) -> Result<Option<String>, ApiError> {
+/// `key` names the field in messages.
+fn parse_url(key: &str, v: Option<&Value>, cfg: &crate::app::Config) -> Result<Option<String>, ApiError> {
     let Some(v) = v else { return Ok(None) };
-    let s = v.as_str().ok_or_else(|| ApiError::invalid("url must be a string"))?.trim();
+    let s = v.as_str().ok_or_else(|| ApiError::invalid(format!("{key} must be a string")))?.trim();
     if s.len() > 2048 || s.contains(|c: char| c.is_whitespace() || c.is_control()) {
-        return Err(ApiError::invalid("url must be an absolute https URL of at most 2048 bytes"));
+        return Err(ApiError::invalid(format!("{key} must be an absolute https URL of at most 2048 bytes")));
     }
     let lower = s.to_ascii_lowercase();
     let (secure, rest) = match (lower.strip_prefix("https://"), lower.strip_prefix("http://")) {
         (Some(r), _) => (true, r),
         (None, Some(r)) => (false, r),
-        _ => return Err(ApiError::invalid("url must be an absolute https URL")),
+        _ => return Err(ApiError::invalid(format!("{key} must be an absolute https URL"))),
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = host_of(authority);
     if host.is_empty() || authority.contains('@') {
-        return Err(ApiError::invalid("url must name a host (and no credentials)"));
+        return Err(ApiError::invalid(format!("{key} must name a host (and no credentials)")));
     }
     let plain_allowed = cfg.allow_http_loopback_webhooks && is_loopback(host);
     if !(secure || plain_allowed) {
-        return Err(ApiError::invalid("url must use https (plain http is accepted only for loopback receivers in development)"));
+        return Err(ApiError::invalid(format!("{key} must use https (plain http is accepted only for loopback receivers in development)")));
     }
     Ok(Some(s.to_string()))
 }
@@ -129,44 +170,50 @@ fn sealed_new_secret<D: Db>(svc: &Services<'_, D>, id: &str) -> Result<(String, 
 
 pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let b = body(req)?;
-    let url = parse_url(b.get("url"), svc.cfg)?.ok_or_else(|| ApiError::invalid("url is required"))?;
+    let dialect = Dialect::of(req);
+    let (url_key, _) = fields(dialect);
+    let url = parse_url(url_key, b.get(url_key), svc.cfg)?.ok_or_else(|| ApiError::invalid(format!("{url_key} is required")))?;
     let events = parse_events(&b)?.flatten();
     let id = svc.ids().make("endpoint");
     let (secret, sealed) = sealed_new_secret(svc, &id)?;
     let now = svc.now_text();
     let new = NewEndpoint { id: &id, url: &url, events: events.as_deref(), secret_sealed: &sealed, now: &now };
-    let v = endpoints::create(svc.control(), &new).await?.map(|e| with_secret(&e, svc.now, &secret)).unwrap_or(Value::Null);
+    let v = endpoints::create(svc.control(), &new).await?.map(|e| with_secret(&e, svc.now, &secret, dialect)).unwrap_or(Value::Null);
     ok(201, &v)
 }
 
 pub async fn list<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let page = Page::from_request(req)?;
     let found = endpoints::list(svc.control(), &page).await?;
-    ok(200, &page.answer(found.iter().map(|e| view(e, svc.now)).collect(), |v| v["id"].as_str().map(str::to_string)))
+    let dialect = Dialect::of(req);
+    ok(200, &page.answer(found.iter().map(|e| view_in(e, svc.now, dialect)).collect(), |v| v["id"].as_str().map(str::to_string)))
 }
 
-pub async fn get<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
+pub async fn get<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -> ApiResult {
     let e = endpoints::get(svc.control(), id).await?.ok_or_else(not_found)?;
-    ok(200, &view(&e, svc.now))
+    ok(200, &view_in(&e, svc.now, Dialect::of(req)))
 }
 
-/// `{url?, events?, state?: "enabled"|"disabled"}`; enabling clears the
-/// reason and catches the endpoint up on what it missed.
+/// `{url?, events?, state?: "enabled"|"disabled"}` (on the WorkOS routes
+/// `endpoint_url` and `status`); enabling clears the reason and catches the
+/// endpoint up on what it missed.
 pub async fn update<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: &str) -> ApiResult {
     let b = body(req)?;
-    let url = parse_url(b.get("url"), svc.cfg)?;
+    let dialect = Dialect::of(req);
+    let (url_key, state_key) = fields(dialect);
+    let url = parse_url(url_key, b.get(url_key), svc.cfg)?;
     let events = parse_events(&b)?;
-    let state = match b.get("state") {
+    let state = match b.get(state_key) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s == "enabled" => Some(StateChange::Enable { catchup_chain: format!("catchup_{}", svc.now.0) }),
         Some(Value::String(s)) if s == "disabled" => Some(StateChange::Disable { reason: "disabled through the API".into() }),
-        Some(_) => return Err(ApiError::invalid("state must be enabled or disabled")),
+        Some(_) => return Err(ApiError::invalid(format!("{state_key} must be enabled or disabled"))),
     };
     let now = svc.now_text();
     let change = EndpointChange { url: url.as_deref(), events: events.as_ref().map(Option::as_deref), state, now: &now };
     let [data] = svc.data_all();
     let e = endpoints::update(svc.control(), data, id, &change).await?.ok_or_else(not_found)?;
-    ok(200, &view(&e, svc.now))
+    ok(200, &view_in(&e, svc.now, dialect))
 }
 
 pub async fn delete<D: Db>(svc: &Services<'_, D>, id: &str) -> ApiResult {
@@ -188,7 +235,7 @@ pub async fn rotate_secret<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, id: 
     let (secret, sealed) = sealed_new_secret(svc, id)?;
     let expires = svc.now.plus_seconds(overlap).to_rfc3339();
     let e = endpoints::rotate_secret(svc.control(), id, &sealed, &expires, &svc.now_text()).await?.ok_or_else(not_found)?;
-    ok(200, &with_secret(&e, svc.now, &secret))
+    ok(200, &with_secret(&e, svc.now, &secret, Dialect::V1))
 }
 
 fn delivery_view(d: &DeliveryRecord) -> Value {

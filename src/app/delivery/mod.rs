@@ -24,7 +24,7 @@ use crate::storage::db::Metered;
 use crate::storage::Db;
 use crate::support::time::Millis;
 use crate::webhook::retry::MAX_QUEUE_DELAY;
-use crate::webhook::sign::signature_header;
+use crate::webhook::sign::{signature_header, workos_signature};
 use claims::{prepare, Prepared};
 use futures_util::future::join_all;
 use record::finish;
@@ -230,6 +230,9 @@ fn requeue(message: QueueMessage, due: Millis, now: Millis) -> Send {
 }
 
 /// Signs and POSTs the event to one endpoint; returns when it started.
+/// Every POST carries both signatures: Standard Webhooks' (`webhook-*`,
+/// one per live secret) and WorkOS's (`workos-signature`, with the current
+/// secret, the first of `secrets`, at the same instant in milliseconds).
 async fn post<H: HttpClient>(http: &H, msg: &QueueMessage, target: &Target, body: &[u8], timeouts: Timeouts) -> (Millis, PostResult) {
     let at = http.now();
     if target.secrets.is_empty() {
@@ -237,13 +240,16 @@ async fn post<H: HttpClient>(http: &H, msg: &QueueMessage, target: &Target, body
     }
     let ts = at.seconds();
     let refs: Vec<&str> = target.secrets.iter().map(String::as_str).collect();
-    let headers = vec![
+    let mut headers = vec![
         ("content-type".to_string(), "application/json".to_string()),
         ("user-agent".to_string(), "Rollcall-Webhooks/1.0".to_string()),
         ("webhook-id".to_string(), msg.event_id.clone()),
         ("webhook-timestamp".to_string(), ts.to_string()),
         ("webhook-signature".to_string(), signature_header(&refs, &msg.event_id, ts, body)),
     ];
+    if let Some(current) = refs.first() {
+        headers.push(("workos-signature".to_string(), workos_signature(current, at.0, body)));
+    }
     (at, http.post(&target.url, headers, body.to_vec(), timeouts).await)
 }
 
