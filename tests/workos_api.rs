@@ -476,7 +476,8 @@ fn deliveries_carry_a_workos_signature() {
     use rollcall::support::time::Millis;
     use std::cell::RefCell;
 
-    struct Capture(i64, RefCell<Vec<(Vec<(String, String)>, Vec<u8>)>>);
+    type Post = (Vec<(String, String)>, Vec<u8>);
+    struct Capture(i64, RefCell<Vec<Post>>);
     impl HttpClient for Capture {
         fn now(&self) -> Millis {
             Millis(self.0)
