@@ -354,3 +354,79 @@ def test_node_sdk_same_calls(worker, seeded):
         assert out["notFound"][what] is not None and out["notFound"][what]["name"] == "NotFoundException", out["notFound"]
         assert out["notFound"][what]["status"] == 404
     assert out["wrongKey"] is not None and out["wrongKey"]["name"] == "UnauthorizedException" and out["wrongKey"]["status"] == 401
+
+
+# -- webhook endpoints and WorkOS-Signature --------------------------------
+
+def test_webhook_endpoint_through_the_sdk_and_a_delivery_it_verifies(worker):
+    """An endpoint made, listed, changed and deleted through the SDK's
+    webhooks module; a SCIM push arrives at a receiver on 127.0.0.1 with a
+    `WorkOS-Signature` header that the SDK's verify_event accepts with the
+    secret from the create answer (and the Standard Webhooks headers too)."""
+    from harness import Receiver, wait_until
+    c = sdk(worker)
+    rx = Receiver()
+    ep = None
+    try:
+        ep = c.webhooks.create_webhook_endpoint(endpoint_url=rx.url, events=["dsync.user.created"])
+        assert (ep.object, ep.endpoint_url, ep.status, ep.events) == ("webhook_endpoint", rx.url, "enabled", ["dsync.user.created"])
+        assert ep.secret.startswith("whsec_") and ep.created_at <= ep.updated_at
+        rx.secret = ep.secret  # the receiver's Standard Webhooks check
+        # Listed (newest first by default) with the secret field blank.
+        listed = [e for p in pages(lambda after: c.webhooks.list_webhook_endpoints(limit=5, after=after)) for e in p]
+        mine = [e for e in listed if e.id == ep.id]
+        assert len(mine) == 1 and mine[0].secret == "" and mine[0].endpoint_url == rx.url
+        # Disabled, then enabled again with another subscription, through the SDK.
+        off = c.webhooks.update_webhook_endpoint(ep.id, status="disabled")
+        assert off.status == "disabled"
+        on = c.webhooks.update_webhook_endpoint(ep.id, status="enabled", events=["dsync.user.created", "dsync.user.updated"])
+        assert (on.status, on.events, on.secret) == ("enabled", ["dsync.user.created", "dsync.user.updated"], "")
+
+        d = worker.new_directory(name="Webhooked")
+        r = d.scim("POST", "/Users", {"schemas": [CORE_USER], "userName": "hooked@acme.test", "externalId": "okta-hooked"})
+        assert r.status_code == 201, r.text
+        uid = r.json()["id"]
+        q = wait_until(lambda: next((q for q in rx.of(d.id) if q["event"].get("event") == "dsync.user.created"), None),
+                       60, "the dsync.user.created delivery", worker)
+        sig = q["headers"].get("workos-signature")
+        assert sig and sig.startswith("t=") and ", v1=" in sig, q["headers"]
+        event = c.webhooks.verify_event(event_body=q["body"], event_signature=sig, secret=ep.secret)
+        assert isinstance(event, DsyncUserCreated), type(event).__name__
+        assert (event.id, event.event, event.data.id, event.data.directory_id) == (q["id"], "dsync.user.created", uid, d.id)
+        assert event.data.idp_id == "okta-hooked"
+        assert q["verified"] is True  # the Standard Webhooks signature, same delivery
+        # The timestamp is in milliseconds, as the SDK reads it.
+        assert abs(int(sig.split(", ")[0][2:]) / 1000 - q["arrived"]) < 60
+        with pytest.raises(ValueError):
+            c.webhooks.verify_event(event_body=q["body"] + b" ", event_signature=sig, secret=ep.secret)
+        with pytest.raises(ValueError):
+            c.webhooks.verify_event(event_body=q["body"], event_signature=sig, secret="whsec_" + "A" * 43)
+
+        # The Node SDK: the same endpoint calls, and constructEvent on this delivery.
+        assert (ROOT / "node_modules/@workos-inc/node/package.json").is_file(), "run npm ci (scripts/setup.sh does)"
+        arg = json.dumps({"url": worker.url, "key": worker.admin_key, "receiverUrl": rx.url,
+                          "delivery": {"payload": q["body"].decode(), "sigHeader": sig, "secret": ep.secret}})
+        p = subprocess.run([shutil.which("node") or "node", str(ROOT / "tests/e2e/workos_webhooks.mjs"), arg],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, "NO_COLOR": "1"})
+        assert p.returncode == 0, p.stderr[-3000:]
+        out = json.loads(p.stdout)
+        assert out["created"] == {"object": "webhook_endpoint", "id": out["created"]["id"], "endpointUrl": rx.url,
+                                  "status": "enabled", "events": ["dsync.group.created"], "secretPrefix": "whsec_",
+                                  "datesValid": True}
+        assert out["listed"] == [{"id": out["created"]["id"], "secret": "", "status": "enabled"}]
+        assert out["updated"] == {"status": "disabled", "events": ["dsync.group.updated"], "endpointUrl": rx.url}
+        assert out["afterDelete"] is not None and out["afterDelete"]["status"] == 404, out["afterDelete"]
+        assert out["event"] == {"id": q["id"], "event": "dsync.user.created", "userId": uid, "directoryId": d.id}
+        assert out["rawVerified"] == q["id"]
+        assert out["tampered"] is not None and out["tampered"]["name"] == "SignatureVerificationException", out["tampered"]
+
+        # Deleted through the SDK: gone from the list, and a second delete is the SDK's NotFoundError.
+        assert c.webhooks.delete_webhook_endpoint(ep.id) is None
+        assert ep.id not in [e.id for e in c.webhooks.list_webhook_endpoints(limit=100).data]
+        with pytest.raises(NotFoundError):
+            c.webhooks.delete_webhook_endpoint(ep.id)
+        ep = None
+    finally:
+        if ep is not None:
+            worker.api("DELETE", f"/v1/webhook_endpoints/{ep.id}")
+        rx.close()
