@@ -10,14 +10,8 @@ const url = new URL(input.url);
 const workos = new WorkOS(input.key, { apiHostname: url.hostname, port: Number(url.port), https: false });
 const out = {};
 
-async function error(call) {
-  try {
-    await call();
-    return null;
-  } catch (e) {
-    return { name: e.name, status: e.status, message: e.message };
-  }
-}
+// null if the call succeeds, else the SDK's error.
+const failure = (call) => call().then(() => null, (e) => ({ name: e.name, status: e.status, message: e.message }));
 
 const made = await workos.webhooks.createWebhookEndpoint({ endpointUrl: input.receiverUrl, events: ['dsync.group.created'] });
 out.created = { object: made.object, id: made.id, endpointUrl: made.endpointUrl, status: made.status, events: made.events,
@@ -27,13 +21,13 @@ out.listed = listed.data.filter((e) => e.id === made.id).map((e) => ({ id: e.id,
 const updated = await workos.webhooks.updateWebhookEndpoint({ id: made.id, status: 'disabled', events: ['dsync.group.updated'] });
 out.updated = { status: updated.status, events: updated.events, endpointUrl: updated.endpointUrl };
 await workos.webhooks.deleteWebhookEndpoint({ id: made.id });
-out.afterDelete = await error(() => workos.webhooks.updateWebhookEndpoint({ id: made.id, status: 'enabled' }));
+out.afterDelete = await failure(() => workos.webhooks.updateWebhookEndpoint({ id: made.id, status: 'enabled' }));
 
 const { payload, sigHeader, secret } = input.delivery;
 const event = await workos.webhooks.constructEvent({ payload: JSON.parse(payload), sigHeader, secret });
 out.event = { id: event.id, event: event.event, userId: event.data.id, directoryId: event.data.directoryId };
 // The raw body as a string verifies too; a changed body does not.
 out.rawVerified = (await workos.webhooks.constructEvent({ payload, sigHeader, secret })).id;
-out.tampered = await error(() => workos.webhooks.constructEvent({ payload: payload.replace('"dsync.', '"dsynx.'), sigHeader, secret }));
+out.tampered = await failure(() => workos.webhooks.constructEvent({ payload: payload.replace('"dsync.', '"dsynx.'), sigHeader, secret }));
 
 process.stdout.write(JSON.stringify(out));
