@@ -80,7 +80,7 @@ impl<D: Db> Services<'_, D> {
     /// Whether control and data are one database, so one batch (one
     /// transaction) can span both.
     pub fn shared(&self) -> bool {
-        std::ptr::eq(self.db, self.data)
+        crate::storage::db::same_database(self.db, self.data)
     }
 }
 
@@ -116,6 +116,27 @@ impl Cost {
     }
 }
 
+/// Meters over the databases of a [`Services`]: one meter when control and
+/// data are one database (so the shared handle stays shared), two otherwise.
+pub struct Meters<'a, D: Db> {
+    control: Metered<'a, D>,
+    data: Option<Metered<'a, D>>,
+}
+
+impl<'a, D: Db> Meters<'a, D> {
+    pub fn new(svc: &Services<'a, D>) -> Self {
+        Meters { control: Metered::new(svc.db), data: (!svc.shared()).then(|| Metered::new(svc.data)) }
+    }
+    /// `svc` over the meters.
+    pub fn services<'b>(&'b self, svc: &'b Services<'_, D>) -> Services<'b, Metered<'a, D>> {
+        svc.over(&self.control, self.data.as_ref().unwrap_or(&self.control))
+    }
+    /// What went through both meters.
+    pub fn cost(&self) -> Cost {
+        Cost::of(&self.control) + self.data.as_ref().map(Cost::of).unwrap_or_default()
+    }
+}
+
 impl std::ops::Add for Cost {
     type Output = Cost;
     fn add(self, o: Cost) -> Cost {
@@ -146,10 +167,9 @@ impl Outcome {
 
 /// Routes one HTTP request.
 pub async fn handle<D: Db>(svc: &Services<'_, D>, req: HttpRequest) -> Outcome {
-    let (control, data) = (Metered::new(svc.db), Metered::new(svc.data));
-    let msvc = if svc.shared() { svc.over(&control, &control) } else { svc.over(&control, &data) };
-    let mut out = if svc.entropy.fill(&mut [0u8; 16]) { route(&msvc, &req).await } else { entropy_unavailable(&req) };
-    out.cost = Cost::of(&control) + if svc.shared() { Cost::default() } else { Cost::of(&data) };
+    let meters = Meters::new(svc);
+    let mut out = if svc.entropy.fill(&mut [0u8; 16]) { route(&meters.services(svc), &req).await } else { entropy_unavailable(&req) };
+    out.cost = meters.cost();
     // Cost headers are a benchmarking aid: off unless enabled, and never on
     // a refusal (a 401 must not tell how much it would have read).
     if svc.cfg.expose_cost && out.response.as_ref().is_some_and(|r| (200..300).contains(&r.status)) {

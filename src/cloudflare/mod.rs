@@ -7,8 +7,7 @@ mod outbound;
 use crate::app::delivery::{handle_batch, Handled, QueueMessage, Send};
 use crate::app::fanout;
 use crate::app::maintenance::{deleting, purge_directory, sweep, PURGE_ROUNDS};
-use crate::app::{self, Config, HttpRequest, HttpResponse, Services};
-use crate::storage::db::Metered;
+use crate::app::{self, Config, Cost, HttpRequest, HttpResponse, Meters, Services};
 use crate::support::ids::Entropy;
 use crate::support::time::Millis;
 use d1::D1;
@@ -256,8 +255,8 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
     let started = now();
     let svc = Services::new(&db, &cfg, started, &WebCrypto);
     let (republished, error) = {
-        let metered = Metered::new(&db);
-        let result = sweep(&svc.over(&metered, &metered)).await;
+        let meters = Meters::new(&svc);
+        let result = sweep(&meters.services(&svc)).await;
         let (republished, error) = match result {
             Ok(messages) => {
                 publish(&env, &messages).await;
@@ -265,7 +264,7 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
             }
             Err(e) => (0, Some(format!("storage: {e}"))),
         };
-        log_work("sweep", &metered, started, serde_json::json!({"republished": republished, "error": error}));
+        log_work("sweep", meters.cost(), started, serde_json::json!({"republished": republished, "error": error}));
         (republished, error)
     };
     let told = tell_removals(&svc, fanout::CHUNKS_PER_CRON).await;
@@ -290,9 +289,9 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
 }
 
 /// One JSON log line about background work, with what it cost in D1.
-fn log_work(msg: &str, db: &Metered<'_, D1>, started: Millis, fields: serde_json::Value) {
+fn log_work(msg: &str, cost: Cost, started: Millis, fields: serde_json::Value) {
     let mut line = serde_json::json!({
-        "msg": msg, "d1_calls": db.calls.get(), "rows_read": db.rows_read.get(), "rows_written": db.rows_written.get(), "ms": now().0 - started.0,
+        "msg": msg, "d1_calls": cost.calls, "rows_read": cost.rows_read, "rows_written": cost.rows_written, "ms": now().0 - started.0,
     });
     if let (Some(l), Some(f)) = (line.as_object_mut(), fields.as_object()) {
         l.extend(f.clone());
@@ -302,11 +301,10 @@ fn log_work(msg: &str, db: &Metered<'_, D1>, started: Millis, fields: serde_json
 
 /// Purges a deleted directory for at most `rounds` rounds; the rounds used.
 async fn purge(svc: &Services<'_, D1>, id: &str, rounds: usize) -> usize {
-    let (started, db) = (now(), Metered::new(svc.db));
-    let msvc = svc.over(&db, &db);
-    match purge_directory(&msvc, id, rounds).await {
+    let (started, meters) = (now(), Meters::new(svc));
+    match purge_directory(&meters.services(svc), id, rounds).await {
         Ok((done, used)) => {
-            log_work("purge", &db, started, serde_json::json!({"rounds": used, "done": done}));
+            log_work("purge", meters.cost(), started, serde_json::json!({"rounds": used, "done": done}));
             used
         }
         Err(e) => {
@@ -319,12 +317,11 @@ async fn purge(svc: &Services<'_, D1>, id: &str, rounds: usize) -> usize {
 /// Tells up to `chunks` chunks of pending group removals; the messages of
 /// the events written.
 async fn tell_removals(svc: &Services<'_, D1>, chunks: usize) -> Vec<QueueMessage> {
-    let (started, db) = (now(), Metered::new(svc.db));
-    let msvc = svc.over(&db, &db);
-    match fanout::run(&msvc, chunks).await {
+    let (started, meters) = (now(), Meters::new(svc));
+    match fanout::run(&meters.services(svc), chunks).await {
         Ok(p) => {
             if p.chunks > 0 {
-                log_work("group removals", &db, started, serde_json::json!({"chunks": p.chunks, "events": p.event_ids.len(), "done": p.done}));
+                log_work("group removals", meters.cost(), started, serde_json::json!({"chunks": p.chunks, "events": p.event_ids.len(), "done": p.done}));
             }
             p.event_ids.iter().map(|id| QueueMessage::fan_out(id)).collect()
         }

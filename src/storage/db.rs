@@ -231,7 +231,11 @@ impl Batch {
         self.stmts
     }
     /// Runs the batch as one transaction.
+    /// An empty batch makes no call (and reads as empty everywhere).
     pub async fn run<D: Db>(self, db: &D) -> Result<Results, DbError> {
+        if self.stmts.is_empty() {
+            return Ok(Results::default());
+        }
         Ok(Results { results: db.batch(self.stmts).await? })
     }
 }
@@ -274,21 +278,24 @@ impl Results {
 /// kinds of table go through this, so a deployment with one database pays
 /// one round trip, as before the split.
 pub async fn run_pair<D: Db>(control_db: &D, control: Batch, data_db: &D, data: Batch) -> Result<(Results, Results), DbError> {
-    if std::ptr::eq(control_db, data_db) {
+    if same_database(control_db, data_db) {
         let n = control.len();
         let mut all = control;
         all.stmts.extend(data.stmts);
-        let mut results = db_results(all.run(control_db).await?);
+        let mut results = all.run(control_db).await?.results;
         let data_results = results.split_off(n.min(results.len()));
         return Ok((Results { results }, Results { results: data_results }));
     }
     let c = control.run(control_db).await?;
-    let d = if data.is_empty() { Results::default() } else { data.run(data_db).await? };
+    let d = data.run(data_db).await?;
     Ok((c, d))
 }
 
-fn db_results(r: Results) -> Vec<StmtResult> {
-    r.results
+/// Whether two handles are one database, so one batch (one transaction)
+/// can span what each holds. Handles are compared, not their contents:
+/// a deployment binds each database once.
+pub fn same_database<D: Db>(a: &D, b: &D) -> bool {
+    std::ptr::eq(a, b)
 }
 
 /// Result rows of statement `i` of a batch (empty when absent).

@@ -155,7 +155,7 @@ fn with_counts(r: &Row) -> (DirectoryRecord, Counts) {
 /// Whether a use case on `control` and `data` also writes the data-side
 /// directory row (they are two rows only on two databases).
 fn mirrored<D: Db>(control: &D, data: &D) -> bool {
-    !std::ptr::eq(control, data)
+    !crate::storage::db::same_database(control, data)
 }
 
 /// Creates a `pending` directory with its first bearer token, and its

@@ -19,7 +19,7 @@ mod claims;
 pub mod fair;
 mod record;
 
-use crate::app::Cost;
+use crate::app::{Cost, Meters};
 use crate::storage::db::Metered;
 use crate::storage::Db;
 use crate::support::time::Millis;
@@ -168,8 +168,8 @@ struct Target {
 /// all their POSTs within the invocation's budget, then every message's
 /// record batch concurrently. One [`Handled`] per message, in order.
 pub async fn handle_batch<D: Db, H: HttpClient>(svc: &Services<'_, D>, http: &H, msgs: &[QueueMessage]) -> Vec<Handled> {
-    let meters: Vec<(Metered<'_, D>, Metered<'_, D>)> = msgs.iter().map(|_| (Metered::new(svc.db), Metered::new(svc.data))).collect();
-    let svcs: Vec<Services<'_, Metered<'_, D>>> = meters.iter().map(|(c, d)| if svc.shared() { svc.over(c, c) } else { svc.over(c, d) }).collect();
+    let meters: Vec<Meters<'_, D>> = msgs.iter().map(|_| Meters::new(svc)).collect();
+    let svcs: Vec<Services<'_, Metered<'_, D>>> = meters.iter().map(|m| m.services(svc)).collect();
     let prepared: Vec<Prepared> = join_all(svcs.iter().zip(msgs).map(|(s, m)| prepare(s, m))).await;
 
     // Every POST of the batch: (message, target), laned by endpoint.
@@ -214,8 +214,8 @@ pub async fn handle_batch<D: Db, H: HttpClient>(svc: &Services<'_, D>, http: &H,
     finished
         .into_iter()
         .zip(&meters)
-        .map(|(mut h, (c, d))| {
-            h.cost = Cost::of(c) + if svc.shared() { Cost::default() } else { Cost::of(d) };
+        .map(|(mut h, m)| {
+            h.cost = m.cost();
             h.ms = http.now().0 - svc.now.0;
             h
         })

@@ -144,7 +144,7 @@ fn retire_before_deferred(token: &str) -> Stmt {
 /// Claims the attempt (see the module documentation): one batch when
 /// `control` and `data` are one database, else three calls.
 pub async fn claim<D: Db>(control: &D, data: &D, req: &ClaimRequest<'_>) -> Result<Claim, DbError> {
-    if std::ptr::eq(control, data) {
+    if crate::storage::db::same_database(control, data) {
         claim_shared(control, req).await
     } else {
         claim_split(control, data, req).await

@@ -21,7 +21,7 @@ pub mod sweep;
 #[cfg(test)]
 pub mod testing;
 
-use super::db::run_pair;
+use super::db::{run_pair, same_database};
 use super::{events, Batch, Db, DbError, Results, Row, Slot, SqlValue, Stmt};
 
 /// Statements for the control and the data database, pushed in the order
@@ -52,7 +52,7 @@ impl<'a, D: Db> Mixed<'a, D> {
     }
     /// Whether control and data are one database.
     pub fn shared(&self) -> bool {
-        std::ptr::eq(self.control_db, self.data_db)
+        same_database(self.control_db, self.data_db)
     }
     pub fn control(&mut self, s: Stmt) -> At {
         At::Control(self.control.push(s))
@@ -74,10 +74,6 @@ impl<'a, D: Db> Mixed<'a, D> {
         }
     }
     pub async fn run(self) -> Result<Ran, DbError> {
-        if self.control.is_empty() {
-            let data = if self.data.is_empty() { Results::default() } else { self.data.run(self.data_db).await? };
-            return Ok(Ran { control: Results::default(), data });
-        }
         let (control, data) = run_pair(self.control_db, self.control, self.data_db, self.data).await?;
         Ok(Ran { control, data })
     }

@@ -89,7 +89,7 @@ pub async fn overdue<D: Db>(control: &D, data: &D, c: &Cutoffs<'_>) -> Result<Ov
         "SELECT id, catchup_pos, catchup_end, catchup_chain FROM webhook_endpoints WHERE state = 'enabled' AND catchup_pos IS NOT NULL ORDER BY id LIMIT ?1",
         c.catchup_endpoints
     );
-    if std::ptr::eq(control, data) {
+    if crate::storage::db::same_database(control, data) {
         let mut b = Batch::new();
         let events = b.push(undispatched(c.late, c.limit));
         let scope = "JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.state = 'enabled' WHERE";
