@@ -1,6 +1,7 @@
 //! Removing a deleted directory's rows: its users, groups, memberships and
 //! emails in bounded rounds (data database), then the directory itself,
-//! its tokens (control database) and its untold group removals. Events and
+//! its tokens (control database), its untold group removals and its
+//! request log (the portal's debugger). Events and
 //! deliveries stay: the log keeps what happened.
 
 use super::{Batch, Db, DbError, RowExt};
@@ -50,10 +51,11 @@ pub async fn finish<D: Db>(control: &D, data: &D, id: &str) -> Result<(), DbErro
     let directory = || stmt!("DELETE FROM directories WHERE id = ?1 AND state = 'deleting'", id);
     let tokens = stmt!("DELETE FROM directory_tokens WHERE directory_id = ?1", id);
     let removals = stmt!("DELETE FROM group_removals WHERE directory_id = ?1", id);
+    let requests = super::scim_requests::purge(id);
     if std::ptr::eq(control, data) {
-        control.batch(vec![directory(), tokens, removals]).await?;
+        control.batch([vec![directory(), tokens, removals], requests].concat()).await?;
     } else {
-        data.batch(vec![directory(), removals]).await?;
+        data.batch([vec![directory(), removals], requests].concat()).await?;
         control.batch(vec![directory(), tokens]).await?;
     }
     Ok(())

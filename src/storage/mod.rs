@@ -8,6 +8,8 @@ pub mod events;
 pub mod guard;
 pub mod organizations;
 pub mod page;
+pub mod portal;
+pub mod scim_requests;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;
 pub mod users_groups;

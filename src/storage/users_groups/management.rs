@@ -150,3 +150,32 @@ pub async fn get_group<D: Db>(db: &D, id: &str) -> Result<Option<GroupInOrg>, Db
     let r = b.run(db).await?;
     Ok(r.first(group).and_then(group_in_org))
 }
+
+/// Rows of a directory whose name columns contain `search` (any case;
+/// every row when empty), by `order`, at most `limit` (the portal's search
+/// box). With a search this scans the directory's users or groups until
+/// `limit` match: an admin's occasional look, not an IdP's path.
+fn search_stmt(select: &str, names: &[&str], order: &str, directory_id: &str, search: &str, limit: i64) -> Stmt {
+    let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let matches: Vec<String> = names.iter().map(|c| format!("{c} LIKE ?2 ESCAPE '\\'")).collect();
+    Stmt::new(
+        format!("{select} AND (?2 = '%%' OR {}) ORDER BY {order} COLLATE NOCASE LIMIT ?3", matches.join(" OR ")),
+        vec![directory_id.into(), pattern.into(), limit.into()],
+    )
+}
+
+/// A directory's users whose userName or displayName contains `search`.
+pub async fn search_users<D: Db>(db: &D, directory_id: &str, search: &str, limit: i64) -> Result<Vec<UserRecord>, DbError> {
+    let select = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.directory_id = ?1");
+    let mut b = Batch::new();
+    let rows = b.push(search_stmt(&select, &["u.user_name", "u.display_name"], "u.user_name", directory_id, search, limit));
+    Ok(b.run(db).await?.rows(rows).iter().filter_map(UserRecord::from_row).collect())
+}
+
+/// A directory's groups whose displayName contains `search`.
+pub async fn search_groups<D: Db>(db: &D, directory_id: &str, search: &str, limit: i64) -> Result<Vec<GroupRecord>, DbError> {
+    let select = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.directory_id = ?1");
+    let mut b = Batch::new();
+    let rows = b.push(search_stmt(&select, &["g.display_name"], "g.display_name", directory_id, search, limit));
+    Ok(b.run(db).await?.rows(rows).iter().filter_map(GroupRecord::from_row).collect())
+}
