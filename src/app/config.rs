@@ -25,7 +25,8 @@ pub const CIRCUIT_PROBE_RANGE: (u64, u64) = (1, 43_200);
 /// Bounds of `WEBHOOK_DISABLE_AFTER_SECONDS`: ten seconds (tests) to 30 days.
 pub const DISABLE_AFTER_RANGE: (u64, u64) = (10, 30 * 86_400);
 /// Bounds of `OUTBOX_GRACE_SECONDS`.
-pub const OUTBOX_GRACE_RANGE: (u64, u64) = (1, 86_400);
+pub const PORTAL_LINK_RANGE: (u64, u64) = (1, 3600);
+const OUTBOX_GRACE_RANGE: (u64, u64) = (1, 86_400);
 /// At most this many retry delays, each at most a week.
 pub const MAX_RETRY_STEPS: usize = 32;
 pub const MAX_RETRY_DELAY_SECONDS: u64 = 7 * 86_400;
@@ -67,6 +68,8 @@ pub struct Config {
     pub allow_http_loopback_webhooks: bool,
     /// Test-only: make every Queue send from the fetch handler fail.
     pub fail_queue_send: bool,
+    /// Seconds a set-up portal link can be redeemed (`PORTAL_LINK_SECONDS`, 1–3600).
+    pub portal_link_seconds: i64,
 }
 
 impl Default for Config {
@@ -88,6 +91,7 @@ impl Default for Config {
             expose_cost: false,
             allow_http_loopback_webhooks: false,
             fail_queue_send: false,
+            portal_link_seconds: 300,
         }
     }
 }
@@ -138,6 +142,7 @@ impl Config {
             expose_cost: flag("EXPOSE_COST"),
             allow_http_loopback_webhooks: flag("ALLOW_HTTP_LOOPBACK_WEBHOOKS"),
             fail_queue_send: flag("TEST_FAIL_QUEUE_SEND"),
+            portal_link_seconds: num("PORTAL_LINK_SECONDS").map_or(d.portal_link_seconds, |n| i64::try_from(clamp(n, PORTAL_LINK_RANGE)).unwrap_or(300)),
         }
     }
 

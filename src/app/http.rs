@@ -141,6 +141,13 @@ const ROUTE_WORDS: &[&str] = &[
     "webhook_endpoints",
     "rotate_secret",
     "deliveries",
+    "portal",
+    "generate_link",
+    "launch",
+    "api",
+    "assets",
+    "session",
+    "sign_out",
 ];
 
 /// A request's route pattern for logs, such as `/scim/v2/{directory}/Users/{id}`,

@@ -13,6 +13,7 @@
 //! | [`DIRECTORY_ORGS`] | directory → organisation | a read before a one-round-trip create | never stale: a directory never changes organisation |
 //! | [`VERIFIED`] | (token hash, directory, host) → passed | authenticating a body request alone before parsing it (the guard still fronts every read) | 5 minutes; a refusal forgets it |
 //! | [`PAGE_ENDS`] | (directory, kind, filter, startIndex) → last id of the page before | OFFSET scans when an IdP pages through a directory | 10 minutes |
+//! | [`AUTH_FAILURES_SEEN`] | directory → a refused credential was counted | a row write per refused SCIM request (a flood of bad tokens writes once per directory per isolate every 10 s) | 10 seconds |
 
 use crate::support::time::Millis;
 use std::cell::RefCell;
@@ -64,6 +65,8 @@ thread_local! {
     pub static VERIFIED: Memo<()> = Memo::new(10_000, 5 * 60 * 1000);
     /// Where the next page of an id-ordered SCIM list starts (see `app::scim::paging`).
     pub static PAGE_ENDS: Memo<String> = Memo::new(1000, 10 * 60 * 1000);
+    /// Directories whose refused credentials this isolate counted moments ago (see `app::portal::debugger`).
+    pub static AUTH_FAILURES_SEEN: Memo<()> = Memo::new(1000, crate::app::portal::debugger::AUTH_FAILURE_EVERY_MS);
 }
 
 #[cfg(test)]

@@ -81,3 +81,8 @@ pub async fn purge_directory<D: Db>(svc: &Services<'_, D>, id: &str, rounds: usi
     }
     Ok((false, rounds))
 }
+
+/// Removes expired portal links and sessions, a bounded chunk a run.
+pub async fn expire_portal_sessions<D: Db>(svc: &Services<'_, D>) -> Result<u64, DbError> {
+    crate::storage::portal::remove_expired(svc.control(), &svc.now_text()).await
+}

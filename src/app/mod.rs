@@ -10,6 +10,7 @@ pub mod fanout;
 pub mod http;
 pub mod isolate;
 pub mod maintenance;
+pub mod portal;
 pub mod scim;
 
 use crate::storage::db::Metered;
@@ -99,6 +100,9 @@ pub struct Outcome {
     /// What went wrong inside (a storage failure, a missing setting), for
     /// the log line; never part of the response and never a secret.
     pub error: Option<String>,
+    /// What the portal's request debugger keeps of a SCIM request, stored
+    /// after answering ([`portal::debugger::store`]).
+    pub scim_log: Option<portal::debugger::ScimLog>,
 }
 
 /// D1 calls and rows of one request, as D1 bills them.
@@ -204,6 +208,8 @@ async fn route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> Outcome {
         ["scim", "v2", directory_id, rest @ ..] => scim::handle(svc, req, directory_id, rest).await,
         ["v1", rest @ ..] if svc.cfg.is_default_host(&req.host) => api::handle(svc, req, rest).await,
         _ if api::is_workos_path(&req.path) && svc.cfg.is_default_host(&req.host) => api::handle(svc, req, &segments).await,
+        ["portal", "generate_link"] if svc.cfg.is_default_host(&req.host) => api::handle(svc, req, &segments).await,
+        ["portal", rest @ ..] => portal::handle(svc, req, rest).await,
         [] | ["health"] if svc.cfg.is_default_host(&req.host) => Outcome::respond(HttpResponse::json(200, &json!({ "service": "rollcall", "status": "ok" }))),
         _ => Outcome::respond(api::ApiError::not_found("No such endpoint").response()),
     }

@@ -6,7 +6,7 @@ mod outbound;
 
 use crate::app::delivery::{handle_batch, Handled, QueueMessage, Send};
 use crate::app::fanout;
-use crate::app::maintenance::{deleting, purge_directory, sweep, PURGE_ROUNDS};
+use crate::app::maintenance::{deleting, expire_portal_sessions, purge_directory, sweep, PURGE_ROUNDS};
 use crate::app::{self, Config, Cost, HttpRequest, HttpResponse, Meters, Services};
 use crate::support::ids::Entropy;
 use crate::support::time::Millis;
@@ -151,17 +151,18 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
     request.body_too_large = body_too_large;
     let (method, path) = (request.method.clone(), request.path.clone());
     let db = D1(env.d1(DB)?);
-    let out = {
+    let mut out = {
         let svc = Services::new(&db, &cfg, started, &WebCrypto);
         app::handle(&svc, request).await
     };
+    let ms = now().0 - started.0;
     // One line per request: what was asked (never the query string, headers
     // or body: tokens and filters stay out of logs), the answer and its cost.
     let (route, directory) = app::http::route_of(&path);
     let status = out.response.as_ref().map_or(500, |r| r.status);
     let line = serde_json::json!({
         "msg": "request", "method": method, "route": route, "directory_id": directory, "path": path.chars().take(256).collect::<String>(),
-        "status": status, "ms": now().0 - started.0,
+        "status": status, "ms": ms,
         "d1_calls": out.cost.calls, "rows_read": out.cost.rows_read, "rows_written": out.cost.rows_written,
         "events": out.publish.iter().filter(|m| m.endpoint_id.is_none()).count(), "error": out.error,
     });
@@ -170,13 +171,26 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
     } else {
         console_log!("{line}");
     }
-    if !out.publish.is_empty() || out.purge_directory.is_some() || out.run_removals {
+    let scim_log = out.scim_log.take().map(|mut l| {
+        if let app::portal::debugger::ScimLog::Request(r) = &mut l {
+            r.ms = Some(ms);
+        }
+        l
+    });
+    if !out.publish.is_empty() || out.purge_directory.is_some() || out.run_removals || scim_log.is_some() {
         let mut messages = out.publish.clone();
         let purge_id = out.purge_directory.clone();
         let removals = out.run_removals;
         let fail_send = cfg.fail_queue_send;
         ctx.wait_until(async move {
             let db = env.d1(DB).map(D1);
+            // The portal's request debugger: after answering, off the IdP's clock.
+            if let (Some(log), Ok(db)) = (&scim_log, &db) {
+                let svc = Services::new(db, &cfg, now(), &WebCrypto);
+                if let Err(e) = app::portal::debugger::store(&svc, log).await {
+                    console_error!("request log failed: {e}");
+                }
+            }
             if let (true, Ok(db)) = (removals, &db) {
                 let svc = Services::new(db, &cfg, now(), &WebCrypto);
                 messages.extend(tell_removals(&svc, fanout::CHUNKS_AFTER_REQUEST).await);
@@ -267,6 +281,9 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
         log_work("sweep", meters.cost(), started, serde_json::json!({"republished": republished, "error": error}));
         (republished, error)
     };
+    if let Err(e) = expire_portal_sessions(&svc).await {
+        console_error!("portal expiry failed: {e}");
+    }
     let told = tell_removals(&svc, fanout::CHUNKS_PER_CRON).await;
     if !told.is_empty() && !cfg.fail_queue_send {
         publish(&env, &told).await;

@@ -88,6 +88,7 @@ impl Resp {
     }
 }
 
+#[derive(Clone)]
 pub struct Dir {
     pub id: String,
     pub org: String,
@@ -144,6 +145,10 @@ impl App {
     pub fn raw(&self, method: &str, url: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> (Resp, app::Outcome) {
         self.advance(1);
         let out = block_on(app::handle(&self.svc(), HttpRequest::new(method, url, headers, body)));
+        // What the shell does after answering: the portal's request log.
+        if let Some(log) = &out.scim_log {
+            block_on(app::portal::debugger::store(&self.svc(), log)).unwrap();
+        }
         let raw = out.response();
         let body = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
         (Resp { status: raw.status, body, raw }, out)

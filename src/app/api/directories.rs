@@ -67,7 +67,7 @@ fn issue<D: Db>(svc: &Services<'_, D>, kind: TokenKind) -> Result<Issued, ApiErr
 
 /// The user and group counts are kept on the data-side directory rows: on
 /// a control database of its own they are read from the data databases.
-async fn with_data_counts<D: Db>(svc: &Services<'_, D>, dirs: &mut [(DirectoryRecord, Counts)]) -> Result<(), ApiError> {
+pub async fn with_data_counts<D: Db>(svc: &Services<'_, D>, dirs: &mut [(DirectoryRecord, Counts)]) -> Result<(), ApiError> {
     if svc.shared() {
         return Ok(());
     }
@@ -93,7 +93,14 @@ pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResul
     let b = body(req)?;
     let organization_id = required_str(&b, "organization_id")?;
     let name = required_str(&b, "name")?;
-    let provider = required_str(&b, "provider")?.to_ascii_lowercase();
+    let provider = required_str(&b, "provider")?;
+    create_in(svc, req, organization_id, name, &provider).await
+}
+
+/// Creates a directory of `organization_id` (here and from the portal):
+/// answers it with its SCIM base URL and first bearer token, shown once.
+pub async fn create_in<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, organization_id: String, name: String, provider: &str) -> ApiResult {
+    let provider = provider.to_ascii_lowercase();
     if !PROVIDERS.contains(&provider.as_str()) {
         return Err(ApiError::invalid(format!("provider must be one of {}", PROVIDERS.join(", "))));
     }

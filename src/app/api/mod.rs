@@ -203,6 +203,7 @@ async fn workos_route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&
         ("GET", ["webhook_endpoints", id]) => webhooks::get(svc, req, id).await,
         ("PATCH", ["webhook_endpoints", id]) => webhooks::update(svc, req, id).await,
         ("DELETE", ["webhook_endpoints", id]) => webhooks::delete(svc, id).await,
+        ("POST", ["portal", "generate_link"]) => crate::app::portal::link::generate(svc, req).await,
         _ => Err(ApiError::not_found("No such endpoint")),
     }
 }

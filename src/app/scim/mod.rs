@@ -12,6 +12,7 @@ pub mod render;
 pub mod users;
 pub mod write;
 
+use super::portal::debugger;
 use super::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::scim::filter::{parse_attr_list, AttrPath};
 use crate::scim::schema::ResourceKind;
@@ -80,6 +81,8 @@ impl<D: Db> Ctx<'_, '_, D> {
         w.stmts = stmts;
         match write::commit(self.svc, &authed, w).await {
             Ok(c) => {
+                // The credential guards ran in the batch and passed.
+                self.authenticated.set(true);
                 self.publish.borrow_mut().extend(c.event_ids);
                 Ok(Some(authed))
             }
@@ -208,13 +211,25 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_i
         refused: Cell::new(false),
         removals: Cell::new(false),
     };
-    let (response, error) = match authenticate_then_dispatch(&ctx, rest).await {
-        Ok(r) => (r, None),
-        Err(e) => (error_response(&e), e.cause),
+    let answer = authenticate_then_dispatch(&ctx, rest).await;
+    let response = match &answer {
+        Ok(r) => r.clone(),
+        Err(e) => error_response(e),
     };
-    let mut out = Outcome::with_events(response, ctx.publish.into_inner());
-    out.error = error;
+    let events = ctx.publish.into_inner();
+    // For the portal's request debugger (stored after answering).
+    let log = if ctx.authenticated.get() {
+        let answered = debugger::Answered { response: &response, error: answer.as_ref().err(), event_ids: &events };
+        Some(debugger::request_record(req, directory_id, rest, svc.now, &answered))
+    } else if response.status == 401 && crate::support::ids::has_prefix(directory_id, "directory") {
+        Some(debugger::auth_failure(req, directory_id, svc.now))
+    } else {
+        None
+    };
+    let mut out = Outcome::with_events(response, events);
+    out.error = answer.err().and_then(|e| e.cause);
     out.run_removals = ctx.removals.get();
+    out.scim_log = log;
     out
 }
 
