@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Rollcall needs to build, run and test, from crates.io, npm
-# and PyPI only. Idempotent: a second run checks versions and returns fast.
+# Installs what Rollcall needs to build, run and test, from crates.io, npm,
+# PyPI and (for the browser tests) Debian's packages. Idempotent: a second
+# run checks versions and returns fast.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -50,4 +51,15 @@ if [ "${1:-}" = "--with-python" ]; then
     .venv/bin/pip install --quiet --disable-pip-version-check -r "$REQ"
     cp "$REQ" .venv/.installed
   fi
+fi
+
+# The set-up portal's browser tests drive Debian's chromium with
+# playwright-core (package.json); Playwright's own browser download cannot
+# work on these machines.
+if [ "${1:-}" = "--with-python" ] && ! command -v chromium >/dev/null 2>&1; then
+  step "apt-get install chromium (browser tests of the set-up portal)"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium >/dev/null
 fi
