@@ -299,5 +299,81 @@ fn pages_and_assets_are_served_without_anything_external() {
     // Sign-out ends the session.
     assert_eq!(b.call("POST", "/portal/api/sign_out", None).status, 204);
     assert_eq!(b.get("/portal/api/session").status, 401);
-    let _ = ADMIN;
+}
+
+/// What keeping one request costs in D1 (the batch the shell runs after
+/// answering): the same whether the ring has filled once or many times
+/// and whatever the directory holds.
+#[test]
+fn keeping_a_request_costs_the_same_whatever_the_directory_holds() {
+    use rollcall::app::portal::debugger::{store, ScimLog};
+    use rollcall::storage::db::Metered;
+    use rollcall::storage::scim_requests::RequestRecord;
+    let app = App::new();
+    let dir = app.new_directory("okta");
+    let cost_of_one = |app: &App| {
+        let m = Metered::new(app.data_db());
+        let log = ScimLog::Request(Box::new(RequestRecord {
+            directory_id: dir.id.clone(),
+            method: "GET".into(),
+            route: "/Users".into(),
+            status: 200,
+            ..Default::default()
+        }));
+        let svc = app.over(&m, &m);
+        rollcall::storage::sqlite::block_on(store(&svc, &log)).unwrap();
+        (m.calls.get(), m.rows_read.get(), m.rows_written.get())
+    };
+    for _ in 0..60 {
+        cost_of_one(&app);
+    }
+    let full = cost_of_one(&app);
+    for i in 0..500 {
+        app.scim(&dir, "POST", "/Users", Some(json!({"userName": format!("u{i}@x.test")})));
+    }
+    for _ in 0..200 {
+        cost_of_one(&app);
+    }
+    let later = cost_of_one(&app);
+    println!("one kept request: {} D1 call, {} rows read, {} rows written", full.0, full.1, full.2);
+    assert_eq!(full, later);
+    assert_eq!(full.0, 1);
+    assert!(full.1 <= 8 && full.2 <= 4, "{full:?}");
+}
+
+#[test]
+fn hostile_portal_input_gets_a_plain_refusal() {
+    let app = App::new();
+    let dir = app.new_directory("okta");
+    let b = Browser::new(&app);
+    let long = "a".repeat(10_000);
+    assert_eq!(b.get(&format!("/portal/launch?secret={long}")).status, 403);
+    let forged = Browser { cookie: Some(format!("rollcall_portal={long}")), ..Browser::new(&app) };
+    assert_eq!(forged.get("/portal/api/session").status, 401);
+    let guessed = Browser { cookie: Some("rollcall_portal=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()), ..Browser::new(&app) };
+    assert_eq!(guessed.get("/portal").status, 401);
+    for path in ["/portal/assets/../../v1/organizations", "/portal/assets/x.js", "/portal/api", "/portal/api/../v1/directories"] {
+        assert!(matches!(b.get(path).status, 401 | 404), "{path}");
+    }
+    // generate_link is the admin's, on the default hostnames only.
+    app.admin("POST", "/v1/domains", Some(json!({"hostname": "scim.acme.test", "organization_id": dir.org})));
+    let on_whitelabel = app.raw(
+        "POST",
+        "https://scim.acme.test/portal/generate_link",
+        vec![("authorization".into(), format!("Bearer {ADMIN}")), ("content-type".into(), "application/json".into())],
+        json!({"organization": dir.org, "intent": "dsync"}).to_string().into_bytes(),
+    );
+    assert_eq!(on_whitelabel.0.status, 404);
+    let mut s = Browser::on_host(&app, "scim.acme.test");
+    assert_eq!(s.launch(&link(&app, &dir.org)).status, 303);
+    let big = json!({"provider": "okta", "name": "x".repeat(5000)});
+    assert_eq!(s.call("POST", "/portal/api/directories", Some(big)).status, 413);
+    assert_eq!(s.call("POST", "/portal/api/directories", Some(json!({"provider": "okta", "name": "y".repeat(101)}))).status, 422);
+    let bad_json = s.send("POST", "/portal/api/directories", None, vec![("x-rollcall-portal".into(), "1".into())]);
+    assert_eq!(bad_json.status, 422, "no provider");
+    for _ in 0..30 {
+        s.call("POST", "/portal/api/directories", Some(json!({"provider": "generic"})));
+    }
+    let listed = s.get("/portal/api/session").body["directories"].as_array().unwrap().len();
+    assert_eq!(listed, 25, "at most 25 directories per organisation from the portal");
 }
