@@ -377,3 +377,26 @@ fn hostile_portal_input_gets_a_plain_refusal() {
     let listed = s.get("/portal/api/session").body["directories"].as_array().unwrap().len();
     assert_eq!(listed, 25, "at most 25 directories per organisation from the portal");
 }
+
+#[test]
+fn revoke_link_ends_an_admins_links_and_sessions_and_no_one_elses() {
+    let app = App::new();
+    let dir = app.new_directory("okta");
+    let link_for = |admin: &str| {
+        let r = app.admin("POST", "/portal/generate_link", Some(json!({"organization": dir.org, "intent": "dsync", "external_user_id": admin})));
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body["link"].as_str().unwrap().to_string()
+    };
+    let mut ada = Browser::new(&app);
+    assert_eq!(ada.launch(&link_for("admin-ada")).status, 303);
+    let unopened = link_for("admin-ada");
+    let mut bob = Browser::new(&app);
+    assert_eq!(bob.launch(&link_for("admin-bob")).status, 303);
+    let revoke = |body: Value| app.admin("POST", "/portal/revoke_link", Some(body)).status;
+    assert_eq!(revoke(json!({"organization": dir.org})), 422);
+    assert_eq!(revoke(json!({"organization": "org_nope", "external_user_id": "admin-ada"})), 404);
+    assert_eq!(revoke(json!({"organization": dir.org, "external_user_id": "admin-ada"})), 204);
+    assert_eq!(ada.get("/portal/api/session").status, 401, "her session ended");
+    assert_eq!(Browser::new(&app).launch(&unopened).status, 403, "her unopened link is dead");
+    assert_eq!(bob.get("/portal/api/session").status, 200, "his session goes on");
+}

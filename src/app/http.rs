@@ -143,6 +143,7 @@ const ROUTE_WORDS: &[&str] = &[
     "deliveries",
     "portal",
     "generate_link",
+    "revoke_link",
     "launch",
     "api",
     "assets",

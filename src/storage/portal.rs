@@ -22,20 +22,41 @@ impl Session {
     }
 }
 
-/// Stores a link for `organization_id`; `DbError::Precondition` when the
-/// organisation does not exist.
-pub async fn create_link<D: Db>(control: &D, token_hash: &str, organization_id: &str, host: Option<&str>, now: &str, expires_at: &str) -> Result<(), DbError> {
+/// A link to store (only the hash of its secret).
+pub struct NewLink<'a> {
+    pub token_hash: &'a str,
+    pub organization_id: &'a str,
+    /// The whitelabel hostname it is for (`None` = the default hostnames).
+    pub host: Option<&'a str>,
+    /// The application's id for the admin it is for, to revoke it by.
+    pub external_user_id: Option<&'a str>,
+    pub expires_at: &'a str,
+}
+
+/// Stores a link; `DbError::Precondition` when the organisation does not exist.
+pub async fn create_link<D: Db>(control: &D, link: &NewLink<'_>, now: &str) -> Result<(), DbError> {
     let mut b = Batch::new();
-    b.push(super::organizations::guard_exists(organization_id));
+    b.push(super::organizations::guard_exists(link.organization_id));
     b.push(stmt!(
-        "INSERT INTO portal_links (token_hash, organization_id, host, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        token_hash,
-        organization_id,
-        host,
+        "INSERT INTO portal_links (token_hash, organization_id, host, external_user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        link.token_hash,
+        link.organization_id,
+        link.host,
+        link.external_user_id,
         now,
-        expires_at
+        link.expires_at
     ));
     b.run(control).await.map(|_| ())
+}
+
+/// Ends every link and session made for this admin of the organisation;
+/// whether the organisation exists.
+pub async fn revoke<D: Db>(control: &D, organization_id: &str, external_user_id: &str) -> Result<bool, DbError> {
+    let mut b = Batch::new();
+    let exists = b.push(stmt!("SELECT EXISTS (SELECT 1 FROM organizations WHERE id = ?1) AS e", organization_id));
+    b.push(stmt!("DELETE FROM portal_links WHERE organization_id = ?1 AND external_user_id = ?2", organization_id, external_user_id));
+    b.push(stmt!("DELETE FROM portal_sessions WHERE organization_id = ?1 AND external_user_id = ?2", organization_id, external_user_id));
+    Ok(b.run(control).await?.first(exists).and_then(|r| r.int("e")) == Some(1))
 }
 
 /// Exchanges a link for a session, once: the link must be unused,
@@ -61,8 +82,8 @@ pub async fn redeem_link<D: Db>(
         host
     ));
     b.push(stmt!(
-        "INSERT INTO portal_sessions (session_hash, organization_id, host, created_at, expires_at) \
-         SELECT ?2, organization_id, host, ?3, ?4 FROM portal_links WHERE token_hash = ?1 AND session_hash = ?2",
+        "INSERT INTO portal_sessions (session_hash, organization_id, host, external_user_id, created_at, expires_at) \
+         SELECT ?2, organization_id, host, external_user_id, ?3, ?4 FROM portal_links WHERE token_hash = ?1 AND session_hash = ?2",
         token_hash,
         session_hash,
         now,

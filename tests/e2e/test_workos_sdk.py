@@ -20,6 +20,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+import requests
 from workos import WorkOSClient
 from workos._errors import AuthenticationError, NotFoundError
 from workos.common.models.dsync_deleted import DsyncDeleted
@@ -310,6 +311,22 @@ def test_delete_directory(worker, seeded):
     assert [x.state for x in c.directory_sync.list_directories(organization_id=d.org).data] in ([], ["deleting"])
 
 
+def test_admin_portal_links_open_once_and_are_revoked(worker, seeded):
+    """admin_portal.generate_link and revoke_link: the link opens Rollcall's
+    set-up portal once; revoking the admin's links ends their session."""
+    c = sdk(worker)
+    link = c.admin_portal.generate_link(organization=seeded.org, intent="dsync", external_user_id="it-admin-1")
+    assert link.link.startswith(f"{worker.url}/portal/launch?secret=")
+    browser = requests.Session()
+    opened = browser.get(link.link, allow_redirects=True, timeout=10)
+    assert opened.status_code == 200 and "text/html" in opened.headers["content-type"]
+    assert browser.get(f"{worker.url}/portal/api/session", timeout=10).json()["organization"]["id"] == seeded.org
+    assert c.admin_portal.revoke_link(organization=seeded.org, external_user_id="it-admin-1") is None
+    assert browser.get(f"{worker.url}/portal/api/session", timeout=10).status_code == 401
+    with pytest.raises(NotFoundError):
+        c.admin_portal.generate_link(organization="org_" + "0" * 32, intent="dsync")
+
+
 # -- the Node SDK ----------------------------------------------------------
 
 def test_node_sdk_same_calls(worker, seeded):
@@ -341,6 +358,12 @@ def test_node_sdk_same_calls(worker, seeded):
     }
     ca = out["user"]["customAttributes"]
     assert (ca["department"], ca["employee_number"], ca["manager_id"], ca["job_title"]) == ("R&D", "102", "okta-u0", "Engineer 2")
+    # portal.generateLink: a one-time link to Rollcall's set-up portal, which opens once.
+    assert out["portalLink"].startswith(f"{worker.url}/portal/launch?secret="), out["portalLink"]
+    opened = requests.get(out["portalLink"], allow_redirects=False, timeout=10)
+    assert (opened.status_code, opened.headers["location"]) == (303, "/portal")
+    assert requests.get(out["portalLink"], allow_redirects=False, timeout=10).status_code == 403
+    assert out["portalBadIntent"]["status"] == 422, out["portalBadIntent"]
     assert out["directoryGroups"] == [{"id": eng, "name": "Engineering", "idpId": "okta-g-eng"},
                                       {"id": sales, "name": "Sales", "idpId": "okta-g-sales"}]
     assert out["userGroups"] == [eng, sales]

@@ -75,6 +75,11 @@ out.notFound = {
   directory: await error(() => ds.getDirectory('nothing_here')),
   group: await error(() => ds.getGroup('nothing_here')),
 };
+// The set-up portal: a link through the SDK's portal module.
+const portal = await workos.adminPortal.generateLink({ intent: 'dsync', organization: input.org });
+out.portalLink = portal.link;
+out.portalBadIntent = await error(() => workos.adminPortal.generateLink({ intent: 'sso', organization: input.org }));
+
 out.wrongKey = await error(() => new WorkOS('sk_test_wrong', settings).directorySync.listDirectories({ organizationId: input.org }));
 
 process.stdout.write(JSON.stringify(out));

@@ -11,18 +11,24 @@ CREATE TABLE portal_links (
   organization_id TEXT NOT NULL,
   -- The whitelabel hostname the link was made for; NULL = the default hostnames.
   host            TEXT,
+  -- The application's id for the admin it was made for (WorkOS's
+  -- external_user_id), so that POST /portal/revoke_link can end it.
+  external_user_id TEXT,
   created_at      TEXT NOT NULL,
   expires_at      TEXT NOT NULL,
   used_at         TEXT,
   session_hash    TEXT
 );
 CREATE INDEX portal_links_expiry ON portal_links (expires_at);
+CREATE INDEX portal_links_user ON portal_links (organization_id, external_user_id) WHERE external_user_id IS NOT NULL;
 
 CREATE TABLE portal_sessions (
   session_hash    TEXT PRIMARY KEY,
   organization_id TEXT NOT NULL,
   host            TEXT,
+  external_user_id TEXT,
   created_at      TEXT NOT NULL,
   expires_at      TEXT NOT NULL
 );
 CREATE INDEX portal_sessions_expiry ON portal_sessions (expires_at);
+CREATE INDEX portal_sessions_user ON portal_sessions (organization_id, external_user_id) WHERE external_user_id IS NOT NULL;

@@ -204,6 +204,7 @@ async fn workos_route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&
         ("PATCH", ["webhook_endpoints", id]) => webhooks::update(svc, req, id).await,
         ("DELETE", ["webhook_endpoints", id]) => webhooks::delete(svc, id).await,
         ("POST", ["portal", "generate_link"]) => crate::app::portal::link::generate(svc, req).await,
+        ("POST", ["portal", "revoke_link"]) => crate::app::portal::link::revoke(svc, req).await,
         _ => Err(ApiError::not_found("No such endpoint")),
     }
 }

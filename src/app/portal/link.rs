@@ -4,23 +4,43 @@
 use super::{message_page, set_cookie, SESSION_HOURS};
 use crate::app::api::{body, optional_str, ApiError, ApiResult};
 use crate::app::{HttpRequest, HttpResponse, Outcome, Services};
-use crate::storage::portal;
+use crate::storage::portal::{self, NewLink};
 use crate::storage::{organizations, Db, DbError};
 use crate::support::crypto::{b64url, sha256_hex};
 
 /// WorkOS's intents; Rollcall's portal sets up Directory Sync only.
-const WORKOS_INTENTS: &[&str] = &["sso", "audit_logs", "log_streams", "domain_verification", "certificate_renewal"];
+const WORKOS_INTENTS: &[&str] = &["sso", "audit_logs", "log_streams", "domain_verification", "certificate_renewal", "bring_your_own_key"];
+
+/// Longest `external_user_id` kept.
+const EXTERNAL_USER_ID_CHARS: usize = 256;
+
+/// `organization` (WorkOS's name; `organization_id` also taken) of a body.
+fn organization_of(b: &serde_json::Map<String, serde_json::Value>) -> Result<String, ApiError> {
+    match (optional_str(b, "organization")?, optional_str(b, "organization_id")?) {
+        (Some(o), _) | (None, Some(o)) if !o.is_empty() => Ok(o),
+        _ => Err(ApiError::invalid("organization is required")),
+    }
+}
+
+fn external_user_id(b: &serde_json::Map<String, serde_json::Value>) -> Result<Option<String>, ApiError> {
+    match optional_str(b, "external_user_id")? {
+        Some(id) if id.chars().count() > EXTERNAL_USER_ID_CHARS => {
+            Err(ApiError::invalid(format!("external_user_id is at most {EXTERNAL_USER_ID_CHARS} characters")))
+        }
+        id => Ok(id.filter(|i| !i.is_empty())),
+    }
+}
 
 /// `POST /portal/generate_link {organization, intent: "dsync"}` → `{link}`.
 /// The link is on the organisation's whitelabel hostname when it has one
 /// (the first in name order), else on the hostname the request came to.
-/// `return_url` and `success_url` are accepted and not used.
+/// `external_user_id` names the admin it is for ([`revoke`]); `return_url`
+/// and `success_url` are checked and not used, `it_contact_emails`,
+/// `admin_emails` and `intent_options` ignored.
 pub async fn generate<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
     let b = body(req)?;
-    let organization = match (optional_str(&b, "organization")?, optional_str(&b, "organization_id")?) {
-        (Some(o), _) | (None, Some(o)) if !o.is_empty() => o,
-        _ => return Err(ApiError::invalid("organization is required")),
-    };
+    let organization = organization_of(&b)?;
+    let admin = external_user_id(&b)?;
     match optional_str(&b, "intent")?.as_deref() {
         Some("dsync") => {}
         Some(i) if WORKOS_INTENTS.contains(&i) => {
@@ -37,7 +57,9 @@ pub async fn generate<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiRes
     let host = org.domains.iter().min().cloned();
     let secret = b64url(&svc.ids().random_bytes(32).map_err(|_| crate::app::api::entropy_unavailable())?);
     let expires = svc.now.plus_seconds(svc.cfg.portal_link_seconds).to_rfc3339();
-    portal::create_link(svc.control(), &sha256_hex(secret.as_bytes()), &org.id, host.as_deref(), &svc.now_text(), &expires).await.map_err(|e| match e {
+    let token_hash = sha256_hex(secret.as_bytes());
+    let link = NewLink { token_hash: &token_hash, organization_id: &org.id, host: host.as_deref(), external_user_id: admin.as_deref(), expires_at: &expires };
+    portal::create_link(svc.control(), &link, &svc.now_text()).await.map_err(|e| match e {
         DbError::Precondition => ApiError::not_found("Organization not found"),
         e => ApiError::from(e),
     })?;
@@ -84,4 +106,16 @@ pub async fn launch<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> Outcome 
             Outcome::failed(message_page(500, "Something went wrong", "Rollcall could not open the set-up session; try the link again."), Some(e.to_string()))
         }
     }
+}
+
+/// `POST /portal/revoke_link {organization, external_user_id}` → 204: every
+/// link made for that admin stops working and their sessions end at once.
+pub async fn revoke<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
+    let b = body(req)?;
+    let organization = organization_of(&b)?;
+    let admin = external_user_id(&b)?.ok_or_else(|| ApiError::invalid("external_user_id is required"))?;
+    if !portal::revoke(svc.control(), &organization, &admin).await? {
+        return Err(ApiError::not_found("Organization not found"));
+    }
+    Ok(Outcome::respond(HttpResponse::empty(204)))
 }
