@@ -400,3 +400,22 @@ fn revoke_link_ends_an_admins_links_and_sessions_and_no_one_elses() {
     assert_eq!(Browser::new(&app).launch(&unopened).status, 403, "her unopened link is dead");
     assert_eq!(bob.get("/portal/api/session").status, 200, "his session goes on");
 }
+
+#[test]
+fn polls_read_the_requests_again_only_when_a_newer_one_arrived() {
+    let app = App::new();
+    let dir = app.new_directory("okta");
+    let b = signed_in(&app, &dir.org);
+    app.scim(&dir, "GET", "/Users", None);
+    let path = format!("/portal/api/directories/{}", dir.id);
+    let full = b.get(&path);
+    let n = full.body["last_request"]["n"].as_i64().unwrap();
+    assert_eq!(full.body["requests"].as_array().unwrap().len(), 1);
+    let light = b.get(&format!("{path}?since={n}"));
+    assert!(light.body["requests"].is_null(), "{:?}", light.body);
+    assert_eq!(light.body["directory"]["state"], "linked");
+    app.scim(&dir, "GET", "/Groups", None);
+    let newer = b.get(&format!("{path}?since={n}"));
+    assert_eq!(newer.body["requests"].as_array().unwrap().len(), 2);
+    assert_eq!(newer.body["last_request"]["route"], "/Groups");
+}

@@ -28,6 +28,12 @@ const external = [];
 let page = null;
 try {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  // Anything the Content-Security-Policy blocks is recorded (and must not happen).
+  out.cspViolations = [];
+  await context.exposeFunction('reportCspViolation', (v) => out.cspViolations.push(v));
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => window.reportCspViolation(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   // Nothing the portal loads may leave the Worker's origin.
@@ -99,6 +105,8 @@ try {
   const token = await page.locator('#secret-value').inputValue();
   out.tokenPrefix = token.slice(0, 4);
   await page.getByRole('button', { name: 'Copy bearer token' }).click();
+  // The list of live credentials refreshes after the secret is shown.
+  await page.locator('#tokens tbody tr').filter({ hasText: token.slice(-4) }).waitFor();
   out.liveCredentials = await page.locator('#tokens tbody tr').count();
   page.once('dialog', (d) => d.accept());
   // Revoke the token the connection was created with, keep the new one.

@@ -140,12 +140,19 @@ async fn create_directory<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, s: &S
 }
 
 /// Live status: the directory, its tokens, the IdP recognised, refused
-/// credentials and the recent requests with what they caused.
+/// credentials and the recent requests with what they caused. With
+/// `?since=<n>` (the page's polls) and no request newer than `n`, the
+/// requests are not read again: `requests` is null and the page keeps its own.
 async fn status<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, dir: &(DirectoryRecord, Counts)) -> ApiResult {
     let id = &dir.0.id;
     let tokens = directories::list_tokens(svc.control(), id).await?.unwrap_or_default();
-    let (requests, failures) = scim_requests::recent(svc.data(id), id, scim_requests::KEPT).await?;
-    let ids: Vec<String> = requests.iter().flat_map(|r| r.event_ids.iter().cloned()).collect();
+    let since = req.param("since").and_then(|n| n.parse::<i64>().ok());
+    let (mut requests, mut failures) = scim_requests::recent(svc.data(id), id, if since.is_some() { 1 } else { scim_requests::KEPT }).await?;
+    let unchanged = since.is_some() && requests.first().map_or(0, |r| r.n) == since.unwrap_or_default();
+    if since.is_some() && !unchanged {
+        (requests, failures) = scim_requests::recent(svc.data(id), id, scim_requests::KEPT).await?;
+    }
+    let ids: Vec<String> = if unchanged { Vec::new() } else { requests.iter().flat_map(|r| r.event_ids.iter().cloned()).collect() };
     let outcomes = scim_requests::event_outcomes(svc.data(id), id, &ids).await?;
     let request_json = |r: &RequestRecord| {
         let events: Vec<Value> = r
@@ -175,7 +182,7 @@ async fn status<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, dir: &(Director
                 "count": f.count, "first_at": f.first_at, "last_at": f.last_at, "reason": f.reason,
                 "explanation": explain_auth_failure(&f.reason), "idp_name": f.idp.as_deref().map(provider_name), "user_agent": f.user_agent,
             })),
-            "requests": requests.iter().map(request_json).collect::<Vec<_>>(),
+            "requests": if unchanged { Value::Null } else { Value::Array(requests.iter().map(request_json).collect()) },
         }),
     )
 }

@@ -130,9 +130,19 @@
     if (tab === "status") renderStatus(body, st);
     if (tab === "users" || tab === "groups") renderSearch(body, id, tab);
     if (tab === "setup" || tab === "status") {
+      let polls = 0;
       state.poll = setInterval(async () => {
+        // Light polls: the requests are read again only when a newer one
+        // arrived, and in full every 30 s (deliveries move on their own).
+        const since = (state.status.last_request && state.status.last_request.n) || 0;
+        const light = ++polls % 10 !== 0;
         let next;
-        try { next = await api("GET", "directories/" + id); } catch (_) { return; }
+        try { next = await api("GET", "directories/" + id + (light ? "?since=" + since : "")); } catch (_) { return; }
+        if (next.requests === null) {
+          next.requests = state.status.requests;
+          next.last_request = state.status.last_request;
+          next.recognised_idp = next.recognised_idp || state.status.recognised_idp;
+        }
         const changed = next.directory.state !== state.status.directory.state;
         const newer = (next.last_request && next.last_request.n) !== (state.status.last_request && state.status.last_request.n);
         state.status = next;
