@@ -7,7 +7,7 @@
 import { chromium } from 'playwright-core';
 
 const input = JSON.parse(process.argv[2]);
-const out = { steps: [] };
+const out = { steps: [], strayText: [] };
 const step = (s) => out.steps.push(s);
 const TIMEOUT = 20000;
 let loads = 0;
@@ -18,6 +18,12 @@ const open = async (page, hash, view) => {
 };
 // An in-page move (a click that changes the view), waiting for the new view.
 const moved = (page, view) => page.locator(`body[data-view="${view}"]`).waitFor();
+// A screenshot, and whether the page shows a stray "null" or "undefined".
+const shot = async (page, name) => {
+  await page.screenshot({ path: `${input.shots}/${name}.png`, fullPage: true });
+  const text = await page.locator('body').innerText();
+  if (/\b(null|undefined|NaN)\b/.test(text)) out.strayText.push(`${name}: ${text.match(/.{0,40}\b(null|undefined|NaN)\b.{0,20}/)[0]}`);
+};
 
 const browser = await chromium.launch({
   executablePath: input.chromium,
@@ -48,7 +54,7 @@ try {
   out.heading = await page.getByRole('heading', { level: 1 }).textContent();
   out.cookieHttpOnly = (await context.cookies()).find((c) => c.name === 'rollcall_portal')?.httpOnly ?? null;
   out.cookieVisibleToScript = await page.evaluate(() => document.cookie.includes('rollcall_portal'));
-  await page.screenshot({ path: `${input.shots}/portal-home.png`, fullPage: true });
+  await shot(page, `portal-home`);
   step('opened');
 
   // 1b. A whitelabel organisation's link opens on its own hostname (early:
@@ -92,7 +98,7 @@ try {
     };
     guide.firstSecret = guide.firstSecret.slice(0, 4);
     out.guides[p] = guide;
-    await page.screenshot({ path: `${input.shots}/portal-guide-${p}.png`, fullPage: true });
+    await shot(page, `portal-guide-${p}`);
     if (p === 'okta') okta = guide;
   }
   step('guides');
@@ -140,7 +146,7 @@ try {
     status: r.getAttribute('data-status'), text: r.innerText.replace(/\s+/g, ' ').trim(),
   })));
   out.pageHasPassword = (await page.content()).includes('pa55-never-stored');
-  await page.screenshot({ path: `${input.shots}/portal-status.png`, fullPage: true });
+  await shot(page, `portal-status`);
 
   // 5. The user is searchable.
   await page.getByRole('link', { name: 'Users' }).click();
@@ -165,7 +171,7 @@ try {
   await open(small, `#/d/${okta.directory}/status`, 'directory:status');
   await small.locator('#requests').waitFor();
   out.phoneOverflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  await small.screenshot({ path: `${input.shots}/portal-status-phone.png`, fullPage: true });
+  await shot(small, `portal-status-phone`);
   await phone.close();
   step('phone');
 

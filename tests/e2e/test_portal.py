@@ -76,6 +76,7 @@ def test_an_admin_sets_up_every_idp_and_watches_the_first_push(portal_worker):
     assert "error" not in out, f"{out.get('error')}\nthe page: {out.get('failedOn')}\nsteps done: {out['steps']}"
     assert out["pageErrors"] == [], out["pageErrors"]
     assert out["cspViolations"] == [], out["cspViolations"]
+    assert out["strayText"] == [], out["strayText"]
     assert out["external"] == [], f"the portal loaded something from elsewhere: {out['external']}"
 
     # The link opened a session: an HttpOnly cookie, the organisation's page.

@@ -18,6 +18,10 @@
     for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
     return node;
   }
+  // Replaces a node's children, skipping the nulls of optional parts.
+  function put(node, ...children) {
+    node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  }
   const say = (msg) => { announce.textContent = ""; setTimeout(() => { announce.textContent = msg; }, 30); };
   const when = (iso) => (iso ? new Date(iso).toLocaleString() : "never");
 
@@ -34,7 +38,7 @@
 
   function ended() {
     stopPoll();
-    main.replaceChildren(el("h1", { text: "This set-up session has ended" }),
+    put(main, el("h1", { text: "This set-up session has ended" }),
       el("p", { text: "Open the set-up link again from your application to get a new one." }));
   }
 
@@ -103,7 +107,7 @@
       el("fieldset", {}, el("legend", { text: "Which identity provider do you use?" }), el("div", { class: "providers" }, radios)),
       el("label", { for: "dir-name", text: "Name for this connection (optional)" }), nameInput,
       el("p", {}, el("button", { type: "submit" }, "Create connection")), error);
-    main.replaceChildren(
+    put(main, 
       el("h1", { text: "Connect " + s.organization.name + "'s directory" }),
       el("p", { text: "Your identity provider sends your users and groups to this application over SCIM. Pick your provider and follow its steps; this page shows, live, what it sends." }),
       s.directories.length ? el("section", { "aria-labelledby": "existing" }, el("h2", { id: "existing", text: "Your connections" }), list) : null,
@@ -115,7 +119,7 @@
   async function directoryPage(id, tab) {
     if (!state.session) await loadSession();
     let st;
-    try { st = await api("GET", "directories/" + id); } catch (err) { main.replaceChildren(el("h1", { text: "Connection not found" }), el("p", {}, el("a", { href: "#/" }, "Back to your connections"))); return; }
+    try { st = await api("GET", "directories/" + id); } catch (err) { put(main, el("h1", { text: "Connection not found" }), el("p", {}, el("a", { href: "#/" }, "Back to your connections"))); return; }
     state.status = st;
     const d = st.directory;
     const tabs = [["setup", "Set up"], ["status", "Status and requests"], ["users", "Users"], ["groups", "Groups"]];
@@ -123,8 +127,8 @@
       el("li", {}, el("a", { href: "#/d/" + id + "/" + t, "aria-current": t === tab ? "page" : null }, label)))));
     const live = el("div", { id: "live" });
     const body = el("div", { id: "tab" });
-    main.replaceChildren(el("p", {}, el("a", { href: "#/" }, "← All connections")),
-      el("h1", {}, d.name), d.name === d.provider_name ? null : el("p", { class: "meta" }, d.provider_name), live, nav, body);
+    const kind = d.name === d.provider_name ? [] : [el("p", { class: "meta" }, d.provider_name)];
+    put(main, el("p", {}, el("a", { href: "#/" }, "← All connections")), el("h1", {}, d.name), ...kind, live, nav, body);
     renderLive(live, st);
     if (tab === "setup") renderSetup(body, st);
     if (tab === "status") renderStatus(body, st);
@@ -172,7 +176,7 @@
         el("p", {}, el("strong", { text: "Refused credentials: " }), f.count + " since " + when(f.first_at) + ", last at " + when(f.last_at) + "."),
         el("p", { text: f.explanation })));
     }
-    node.replaceChildren(...parts);
+    put(node, ...parts);
   }
 
   function fill(text, d) {
@@ -186,12 +190,12 @@
     const tokenList = el("div", { id: "tokens" });
     const showSecret = () => {
       const s = state.secret && state.secret.directory === d.id ? state.secret : null;
-      if (!s) { secretBox.replaceChildren(); return; }
+      if (!s) { put(secretBox); return; }
       const rows = s.kind === "bearer"
         ? valueRow("secret-value", "Bearer token (shown once)", s.token, "bearer token")
         : [...valueRow("client-id", "Client id", s.client_id), ...valueRow("secret-value", "Client secret (shown once)", s.client_secret, "client secret"),
            ...valueRow("token-url", "Token endpoint", s.token_url)];
-      secretBox.replaceChildren(el("div", { class: "secret", role: "status" },
+      put(secretBox, el("div", { class: "secret", role: "status" },
         el("p", {}, el("strong", { text: "Copy it now: " }), "Rollcall keeps only a fingerprint of it, and this page will not show it again."), ...rows));
     };
     const issue = async (kind) => {
@@ -200,11 +204,11 @@
         state.secret = kind === "bearer" ? { directory: d.id, kind, token: t.token } : { directory: d.id, kind, client_id: t.client_id, client_secret: t.client_secret, token_url: t.token_url };
         showSecret(); await listTokens(); say("New credential generated; copy it now");
         const v = document.getElementById("secret-value"); if (v) v.focus();
-      } catch (err) { secretBox.replaceChildren(el("p", { role: "alert", class: "notice bad", text: err.message })); }
+      } catch (err) { put(secretBox, el("p", { role: "alert", class: "notice bad", text: err.message })); }
     };
     const listTokens = async () => {
       const ts = (await api("GET", "directories/" + d.id + "/tokens")).data;
-      tokenList.replaceChildren(ts.length ? el("div", { class: "table" }, el("table", {},
+      put(tokenList, ts.length ? el("div", { class: "table" }, el("table", {},
         el("caption", { class: "visually-hidden", text: "Live credentials" }),
         el("thead", {}, el("tr", {}, ["Credential", "Created", "Last used", ""].map((h) => el("th", { scope: "col", text: h })))),
         el("tbody", {}, ts.map((t) => el("tr", {},
@@ -216,7 +220,7 @@
             await api("DELETE", "directories/" + d.id + "/tokens/" + t.id); await listTokens(); say("Credential revoked");
           } }, "Revoke"))))))) : el("p", { text: "No live credential: generate one." }));
     };
-    node.replaceChildren(
+    put(node, 
       el("h2", { text: "1. The values for " + g.where }),
       ...valueRow("scim-url", "SCIM base URL", d.scim_base_url),
       el("div", { class: "row" },
@@ -249,7 +253,7 @@
         el("td", { "data-label": "Answer" }, el("span", { class: "badge " + (r.status < 300 ? "ok" : "bad") }, String(r.status)), r.scim_type ? " " + r.scim_type : ""),
         el("td", { "data-label": "Outcome" }, outcome));
     });
-    node.replaceChildren(el("h2", { text: "Recent requests" }),
+    put(node, el("h2", { text: "Recent requests" }),
       el("p", { class: "meta", text: "The last 50 requests from your identity provider, newest first, with what each changed and how the application was told. Bodies, tokens and passwords are never kept." }),
       rows.length ? el("div", { class: "table" }, el("table", { id: "requests" },
         el("caption", { class: "visually-hidden", text: "Recent SCIM requests" }),
@@ -267,13 +271,13 @@
             el("td", { "data-label": "Email", text: x.email || "" }), el("td", { "data-label": "State" }, el("span", { class: "badge " + (x.state === "active" ? "ok" : "wait") }, x.state)))
         : el("tr", {}, el("td", { "data-label": "Group", text: x.name || "" }), el("td", { "data-label": "IdP id", text: x.idp_id || "" })));
       const head = tab === "users" ? ["User name", "Name", "Email", "State"] : ["Group", "IdP id"];
-      out.replaceChildren(items.length ? el("div", { class: "table" }, el("table", {}, el("caption", { class: "visually-hidden", text: tab }),
+      put(out, items.length ? el("div", { class: "table" }, el("table", {}, el("caption", { class: "visually-hidden", text: tab }),
         el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col", text: h })))), el("tbody", {}, items)))
         : el("p", { text: "Nothing found." }), items.length === r.limit ? el("p", { class: "meta", text: "Showing the first " + r.limit + "; narrow the search." }) : null);
     };
     let timer = null;
     input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(run, 250); });
-    node.replaceChildren(el("label", { for: "search", text: tab === "users" ? "Search users by user name or name" : "Search groups by name" }), input, out);
+    put(node, el("label", { for: "search", text: tab === "users" ? "Search users by user name or name" : "Search groups by name" }), input, out);
     run().catch(() => {});
   }
 
