@@ -14,6 +14,7 @@
 pub mod directories;
 pub mod domains;
 pub mod events;
+pub mod openapi;
 pub mod organizations;
 pub mod page;
 pub mod users_groups;
@@ -186,8 +187,8 @@ pub enum Op {
     EndpointDeliveries,
 }
 
-/// A method and a path pattern, written as OpenAPI writes paths: literal
-/// segments, and `{name}` for one segment of any text.
+/// A method and a path pattern, written as `docs/openapi.json` writes its
+/// paths: literal segments, and `{name}` for one segment of any text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     pub method: &'static str,
@@ -200,8 +201,8 @@ const fn r(method: &'static str, path: &'static str, op: Op) -> Route {
 }
 
 /// Every route of the management API, in matching order (the first that
-/// matches wins): the table the router dispatches by, so what it serves can
-/// be listed and checked against a description of the API. The
+/// matches wins): the table the router dispatches by, and the one
+/// `tests/openapi_document.rs` holds equal to `docs/openapi.json`. The
 /// root paths are WorkOS's; `/v1` has the same use cases under its own
 /// names, plus what WorkOS has no route for.
 pub const ROUTES: &[Route] = &[
