@@ -142,6 +142,11 @@ fn directories_in_workos_shape_with_organization_search_and_state() {
     assert_eq!(ids(&app.admin("GET", "/directories?search=%25_E", None).body), v(&[&entra.id]));
     assert!(ids(&app.admin("GET", "/directories?search=%25a_p", None).body).is_empty());
     assert!(ids(&app.admin("GET", &format!("/directories?organization_id={b}&search=alpha"), None).body).is_empty());
+    // Longer than D1 runs as a LIKE pattern (50 bytes): found, not a 500.
+    let long = new_directory(&app, &b, &"Gamma Long Directory Name ".repeat(3), "generic");
+    let search = "long directory name gamma long directory name gamma LONG";
+    assert_eq!(ids(&app.admin("GET", &format!("/directories?search={}", search.replace(' ', "+")), None).body), v(&[&long.id]));
+    assert!(ids(&app.admin("GET", &format!("/organizations?search={}", "x".repeat(60)), None).body).is_empty());
     assert_workos_error(&app.admin("GET", "/directories?domain=example.com", None), 422, "invalid_request_parameters");
 
     // Delete: accepted, then deleting; an unknown id is WorkOS's not found.

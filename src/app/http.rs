@@ -130,6 +130,7 @@ const ROUTE_WORDS: &[&str] = &[
     "oauth",
     "token",
     "health",
+    "openapi.json",
     "organizations",
     "domains",
     "directories",

@@ -206,10 +206,11 @@ async fn route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> Outcome {
     let segments: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
         ["scim", "v2", directory_id, rest @ ..] => scim::handle(svc, req, directory_id, rest).await,
-        ["v1", rest @ ..] if svc.cfg.is_default_host(&req.host) => api::handle(svc, req, rest).await,
+        ["v1", ..] if svc.cfg.is_default_host(&req.host) => api::handle(svc, req, &segments).await,
         _ if api::is_workos_path(&req.path) && svc.cfg.is_default_host(&req.host) => api::handle(svc, req, &segments).await,
         ["portal", "generate_link" | "revoke_link"] if svc.cfg.is_default_host(&req.host) => api::handle(svc, req, &segments).await,
         ["portal", rest @ ..] => portal::handle(svc, req, rest).await,
+        ["openapi.json"] if req.method == "GET" && svc.cfg.is_default_host(&req.host) => Outcome::respond(api::openapi::response()),
         [] | ["health"] if svc.cfg.is_default_host(&req.host) => Outcome::respond(HttpResponse::json(200, &json!({ "service": "rollcall", "status": "ok" }))),
         _ => Outcome::respond(api::ApiError::not_found("No such endpoint").response()),
     }

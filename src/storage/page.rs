@@ -37,9 +37,15 @@ impl Keyset {
     }
 }
 
-/// The condition that `column` holds `s`, in any ASCII case (LIKE's
-/// wildcards in `s` are taken literally), and its parameter.
+/// The longest LIKE or GLOB pattern D1 runs, in bytes: a longer one fails
+/// the statement ("LIKE or GLOB pattern too complex") once a row is tested.
+/// The native adapter sets the same limit.
+pub const LIKE_PATTERN_MAX_BYTES: usize = 50;
+
+/// The condition that `column` holds `s`, in any ASCII case, and its
+/// parameter. `instr` over `lower` (ASCII only, as LIKE folds case) rather
+/// than `LIKE '%s%'`: it takes `s` literally and has no length limit, and a
+/// substring test scans either way.
 pub(crate) fn contains(column: &str, s: &str) -> (String, SqlValue) {
-    let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    (format!("{column} LIKE ? ESCAPE '\\'"), SqlValue::Text(format!("%{escaped}%")))
+    (format!("instr(lower({column}), lower(?)) > 0"), SqlValue::Text(s.to_string()))
 }

@@ -3,6 +3,7 @@
 //! where D1 would report them; tests of cost use `wrangler dev` instead.
 
 use super::db::{Db, DbError, Row, SqlValue, Stmt, StmtResult};
+use rusqlite::limits::Limit;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use serde_json::Value;
@@ -34,6 +35,8 @@ impl Sqlite {
     /// the crate) applied in name order.
     pub fn open_with(dir: &str) -> Result<Self, DbError> {
         let conn = Connection::open_in_memory().map_err(|e| DbError::Other(e.to_string()))?;
+        // D1's limit, so a query that would fail there fails here too.
+        conn.set_limit(Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH, super::page::LIKE_PATTERN_MAX_BYTES as i32);
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .map_err(|e| DbError::Other(e.to_string()))?

@@ -14,6 +14,7 @@
 pub mod directories;
 pub mod domains;
 pub mod events;
+pub mod openapi;
 pub mod organizations;
 pub mod page;
 pub mod users_groups;
@@ -151,9 +152,141 @@ pub fn optional_str(m: &Map<String, Value>, key: &str) -> Result<Option<String>,
     }
 }
 
-/// A management request: `rest` is the path after `/v1`, or the whole path
-/// on the WorkOS routes.
-pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&str]) -> Outcome {
+/// One operation of the management API: what a [`Route`] dispatches to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    OrganizationCreate,
+    OrganizationList,
+    OrganizationGetByExternalId,
+    OrganizationGet,
+    OrganizationUpdate,
+    OrganizationDelete,
+    DomainCreate,
+    DomainList,
+    DomainDelete,
+    DirectoryCreate,
+    DirectoryList,
+    DirectoryGet,
+    DirectoryDelete,
+    TokenCreate,
+    TokenList,
+    TokenDelete,
+    UserList,
+    UserGet,
+    GroupList,
+    GroupGet,
+    EventList,
+    EventGet,
+    EventRedeliver,
+    EndpointCreate,
+    EndpointList,
+    EndpointGet,
+    EndpointUpdate,
+    EndpointDelete,
+    EndpointRotateSecret,
+    EndpointDeliveries,
+    PortalGenerateLink,
+    PortalRevokeLink,
+}
+
+/// A method and a path pattern, written as `docs/openapi.json` writes its
+/// paths: literal segments, and `{name}` for one segment of any text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub op: Op,
+}
+
+const fn r(method: &'static str, path: &'static str, op: Op) -> Route {
+    Route { method, path, op }
+}
+
+/// Every route of the management API, in matching order (the first that
+/// matches wins): the table the router dispatches by, and the one
+/// `tests/openapi_document.rs` holds equal to `docs/openapi.json`. The
+/// root paths are WorkOS's; `/v1` has the same use cases under its own
+/// names, plus what WorkOS has no route for.
+pub const ROUTES: &[Route] = &[
+    r("GET", "/directories", Op::DirectoryList),
+    r("GET", "/directories/{id}", Op::DirectoryGet),
+    r("DELETE", "/directories/{id}", Op::DirectoryDelete),
+    r("GET", "/directory_users", Op::UserList),
+    r("GET", "/directory_users/{id}", Op::UserGet),
+    r("GET", "/directory_groups", Op::GroupList),
+    r("GET", "/directory_groups/{id}", Op::GroupGet),
+    r("GET", "/events", Op::EventList),
+    r("POST", "/organizations", Op::OrganizationCreate),
+    r("GET", "/organizations", Op::OrganizationList),
+    r("GET", "/organizations/external_id/{external_id}", Op::OrganizationGetByExternalId),
+    r("GET", "/organizations/{id}", Op::OrganizationGet),
+    r("PUT", "/organizations/{id}", Op::OrganizationUpdate),
+    r("DELETE", "/organizations/{id}", Op::OrganizationDelete),
+    r("POST", "/webhook_endpoints", Op::EndpointCreate),
+    r("GET", "/webhook_endpoints", Op::EndpointList),
+    r("GET", "/webhook_endpoints/{id}", Op::EndpointGet),
+    r("PATCH", "/webhook_endpoints/{id}", Op::EndpointUpdate),
+    r("DELETE", "/webhook_endpoints/{id}", Op::EndpointDelete),
+    r("POST", "/portal/generate_link", Op::PortalGenerateLink),
+    r("POST", "/portal/revoke_link", Op::PortalRevokeLink),
+    r("POST", "/v1/organizations", Op::OrganizationCreate),
+    r("GET", "/v1/organizations", Op::OrganizationList),
+    r("GET", "/v1/organizations/external_id/{external_id}", Op::OrganizationGetByExternalId),
+    r("GET", "/v1/organizations/{id}", Op::OrganizationGet),
+    r("PATCH", "/v1/organizations/{id}", Op::OrganizationUpdate),
+    r("PUT", "/v1/organizations/{id}", Op::OrganizationUpdate),
+    r("DELETE", "/v1/organizations/{id}", Op::OrganizationDelete),
+    r("POST", "/v1/domains", Op::DomainCreate),
+    r("GET", "/v1/domains", Op::DomainList),
+    r("DELETE", "/v1/domains/{hostname}", Op::DomainDelete),
+    r("POST", "/v1/directories", Op::DirectoryCreate),
+    r("GET", "/v1/directories", Op::DirectoryList),
+    r("GET", "/v1/directories/{id}", Op::DirectoryGet),
+    r("DELETE", "/v1/directories/{id}", Op::DirectoryDelete),
+    r("POST", "/v1/directories/{id}/tokens", Op::TokenCreate),
+    r("GET", "/v1/directories/{id}/tokens", Op::TokenList),
+    r("DELETE", "/v1/directories/{id}/tokens/{token_id}", Op::TokenDelete),
+    r("GET", "/v1/directory_users", Op::UserList),
+    r("GET", "/v1/directory_users/{id}", Op::UserGet),
+    r("GET", "/v1/directory_groups", Op::GroupList),
+    r("GET", "/v1/directory_groups/{id}", Op::GroupGet),
+    r("GET", "/v1/events", Op::EventList),
+    r("GET", "/v1/events/{id}", Op::EventGet),
+    r("POST", "/v1/events/{id}/redeliver", Op::EventRedeliver),
+    r("POST", "/v1/webhook_endpoints", Op::EndpointCreate),
+    r("GET", "/v1/webhook_endpoints", Op::EndpointList),
+    r("GET", "/v1/webhook_endpoints/{id}", Op::EndpointGet),
+    r("PATCH", "/v1/webhook_endpoints/{id}", Op::EndpointUpdate),
+    r("DELETE", "/v1/webhook_endpoints/{id}", Op::EndpointDelete),
+    r("POST", "/v1/webhook_endpoints/{id}/rotate_secret", Op::EndpointRotateSecret),
+    r("GET", "/v1/webhook_endpoints/{id}/deliveries", Op::EndpointDeliveries),
+];
+
+/// The values of a pattern's `{…}` segments (at most two) if `segments`
+/// (the request path's non-empty segments) match it.
+fn captures<'a>(pattern: &str, segments: &[&'a str]) -> Option<[&'a str; 2]> {
+    let mut args = [""; 2];
+    let mut n = 0;
+    let mut given = segments.iter();
+    for want in pattern.split('/').filter(|s| !s.is_empty()) {
+        let seg = given.next()?;
+        if want.starts_with('{') {
+            *args.get_mut(n)? = seg;
+            n += 1;
+        } else if want != *seg {
+            return None;
+        }
+    }
+    given.next().is_none().then_some(args)
+}
+
+/// The route a request takes, and its path arguments.
+pub fn find<'a>(method: &str, segments: &[&'a str]) -> Option<(Op, [&'a str; 2])> {
+    ROUTES.iter().filter(|r| r.method == method).find_map(|r| captures(r.path, segments).map(|a| (r.op, a)))
+}
+
+/// A management request; `segments` are the whole path's non-empty segments.
+pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, segments: &[&str]) -> Outcome {
     let dialect = Dialect::of(req);
     if let Some(why) = svc.cfg.admin_key_problem() {
         let e = misconfigured(why);
@@ -171,9 +304,9 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&st
     if let Some(e) = refused {
         return Outcome::respond(e.response_in(dialect));
     }
-    let answer = match dialect {
-        Dialect::V1 => route(svc, req, rest).await,
-        Dialect::WorkOs => workos_route(svc, req, rest).await,
+    let answer = match find(&req.method, segments) {
+        Some((op, [a, b])) => dispatch(svc, req, op, a, b).await,
+        None => Err(ApiError::not_found("No such endpoint")),
     };
     match answer {
         Ok(o) => o,
@@ -181,67 +314,41 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&st
     }
 }
 
-/// WorkOS's Directory Sync routes: the same use cases as `/v1`'s.
-async fn workos_route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
-    match (req.method.as_str(), rest) {
-        ("GET", ["directories"]) => directories::list(svc, req).await,
-        ("GET", ["directories", id]) => directories::get(svc, req, id).await,
-        ("DELETE", ["directories", id]) => directories::delete(svc, id).await,
-        ("GET", ["directory_users"]) => users_groups::list_users(svc, req).await,
-        ("GET", ["directory_users", id]) => users_groups::get_user(svc, id).await,
-        ("GET", ["directory_groups"]) => users_groups::list_groups(svc, req).await,
-        ("GET", ["directory_groups", id]) => users_groups::get_group(svc, id).await,
-        ("GET", ["events"]) => events::list(svc, req).await,
-        ("POST", ["organizations"]) => organizations::create(svc, req).await,
-        ("GET", ["organizations"]) => organizations::list(svc, req).await,
-        ("GET", ["organizations", "external_id", external_id]) => organizations::get_by_external_id(svc, req, external_id).await,
-        ("GET", ["organizations", id]) => organizations::get(svc, req, id).await,
-        ("PUT", ["organizations", id]) => organizations::update(svc, req, id).await,
-        ("DELETE", ["organizations", id]) => organizations::delete(svc, id).await,
-        ("POST", ["webhook_endpoints"]) => webhooks::create(svc, req).await,
-        ("GET", ["webhook_endpoints"]) => webhooks::list(svc, req).await,
-        ("GET", ["webhook_endpoints", id]) => webhooks::get(svc, req, id).await,
-        ("PATCH", ["webhook_endpoints", id]) => webhooks::update(svc, req, id).await,
-        ("DELETE", ["webhook_endpoints", id]) => webhooks::delete(svc, id).await,
-        ("POST", ["portal", "generate_link"]) => crate::app::portal::link::generate(svc, req).await,
-        ("POST", ["portal", "revoke_link"]) => crate::app::portal::link::revoke(svc, req).await,
-        _ => Err(ApiError::not_found("No such endpoint")),
-    }
-}
-
-async fn route<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, rest: &[&str]) -> ApiResult {
-    let m = req.method.as_str();
-    match (m, rest) {
-        ("POST", ["organizations"]) => organizations::create(svc, req).await,
-        ("GET", ["organizations"]) => organizations::list(svc, req).await,
-        ("GET", ["organizations", "external_id", external_id]) => organizations::get_by_external_id(svc, req, external_id).await,
-        ("GET", ["organizations", id]) => organizations::get(svc, req, id).await,
-        ("PATCH" | "PUT", ["organizations", id]) => organizations::update(svc, req, id).await,
-        ("DELETE", ["organizations", id]) => organizations::delete(svc, id).await,
-        ("POST", ["domains"]) => domains::create(svc, req).await,
-        ("GET", ["domains"]) => domains::list(svc, req).await,
-        ("DELETE", ["domains", host]) => domains::delete(svc, host).await,
-        ("POST", ["directories"]) => directories::create(svc, req).await,
-        ("GET", ["directories"]) => directories::list(svc, req).await,
-        ("GET", ["directories", id]) => directories::get(svc, req, id).await,
-        ("DELETE", ["directories", id]) => directories::delete(svc, id).await,
-        ("POST", ["directories", id, "tokens"]) => directories::create_token(svc, req, id).await,
-        ("GET", ["directories", id, "tokens"]) => directories::list_tokens(svc, id).await,
-        ("DELETE", ["directories", id, "tokens", token]) => directories::delete_token(svc, id, token).await,
-        ("GET", ["directory_users"]) => users_groups::list_users(svc, req).await,
-        ("GET", ["directory_users", id]) => users_groups::get_user(svc, id).await,
-        ("GET", ["directory_groups"]) => users_groups::list_groups(svc, req).await,
-        ("GET", ["directory_groups", id]) => users_groups::get_group(svc, id).await,
-        ("GET", ["events"]) => events::list(svc, req).await,
-        ("GET", ["events", id]) => events::get(svc, id).await,
-        ("POST", ["events", id, "redeliver"]) => events::redeliver(svc, id).await,
-        ("POST", ["webhook_endpoints"]) => webhooks::create(svc, req).await,
-        ("GET", ["webhook_endpoints"]) => webhooks::list(svc, req).await,
-        ("GET", ["webhook_endpoints", id]) => webhooks::get(svc, req, id).await,
-        ("PATCH", ["webhook_endpoints", id]) => webhooks::update(svc, req, id).await,
-        ("DELETE", ["webhook_endpoints", id]) => webhooks::delete(svc, id).await,
-        ("POST", ["webhook_endpoints", id, "rotate_secret"]) => webhooks::rotate_secret(svc, req, id).await,
-        ("GET", ["webhook_endpoints", id, "deliveries"]) => webhooks::deliveries(svc, req, id).await,
-        _ => Err(ApiError::not_found("No such endpoint")),
+/// Runs an operation with its path arguments `a` and `b` (in the order of
+/// the route's `{…}` segments; unused ones are empty).
+async fn dispatch<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, op: Op, a: &str, b: &str) -> ApiResult {
+    match op {
+        Op::OrganizationCreate => organizations::create(svc, req).await,
+        Op::OrganizationList => organizations::list(svc, req).await,
+        Op::OrganizationGetByExternalId => organizations::get_by_external_id(svc, req, a).await,
+        Op::OrganizationGet => organizations::get(svc, req, a).await,
+        Op::OrganizationUpdate => organizations::update(svc, req, a).await,
+        Op::OrganizationDelete => organizations::delete(svc, a).await,
+        Op::DomainCreate => domains::create(svc, req).await,
+        Op::DomainList => domains::list(svc, req).await,
+        Op::DomainDelete => domains::delete(svc, a).await,
+        Op::DirectoryCreate => directories::create(svc, req).await,
+        Op::DirectoryList => directories::list(svc, req).await,
+        Op::DirectoryGet => directories::get(svc, req, a).await,
+        Op::DirectoryDelete => directories::delete(svc, a).await,
+        Op::TokenCreate => directories::create_token(svc, req, a).await,
+        Op::TokenList => directories::list_tokens(svc, a).await,
+        Op::TokenDelete => directories::delete_token(svc, a, b).await,
+        Op::UserList => users_groups::list_users(svc, req).await,
+        Op::UserGet => users_groups::get_user(svc, a).await,
+        Op::GroupList => users_groups::list_groups(svc, req).await,
+        Op::GroupGet => users_groups::get_group(svc, a).await,
+        Op::EventList => events::list(svc, req).await,
+        Op::EventGet => events::get(svc, a).await,
+        Op::EventRedeliver => events::redeliver(svc, a).await,
+        Op::EndpointCreate => webhooks::create(svc, req).await,
+        Op::EndpointList => webhooks::list(svc, req).await,
+        Op::EndpointGet => webhooks::get(svc, req, a).await,
+        Op::EndpointUpdate => webhooks::update(svc, req, a).await,
+        Op::EndpointDelete => webhooks::delete(svc, a).await,
+        Op::EndpointRotateSecret => webhooks::rotate_secret(svc, req, a).await,
+        Op::EndpointDeliveries => webhooks::deliveries(svc, req, a).await,
+        Op::PortalGenerateLink => crate::app::portal::link::generate(svc, req).await,
+        Op::PortalRevokeLink => crate::app::portal::link::revoke(svc, req).await,
     }
 }

@@ -7,6 +7,7 @@
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::schema::{self, AttrDef, AttrType, ResourceKind, COMMON_ATTRS};
 use crate::scim::ScimError;
+use crate::storage::page::LIKE_PATTERN_MAX_BYTES;
 use crate::storage::SqlValue;
 use crate::support::time::parse_rfc3339;
 
@@ -372,11 +373,21 @@ fn compare(expr: &str, ty: AttrType, case_exact: bool, op: CompareOp, value: &Co
                 SqlValue::Text(s) => s.clone(),
                 _ => return Err(bad(format!("{} needs a string", op.keyword()))),
             };
-            if case_exact {
+            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let pattern = match op {
+                Co => format!("%{escaped}%"),
+                Sw => format!("{escaped}%"),
+                _ => format!("%{escaped}"),
+            };
+            // LIKE folds ASCII case (and may use a NOCASE index for `sw`),
+            // but D1 refuses a pattern past its limit: a longer value is
+            // compared as lower-cased (ASCII, as LIKE does) text instead.
+            if case_exact || pattern.len() > LIKE_PATTERN_MAX_BYTES {
+                let (text, value) = if case_exact { (expr.to_string(), "?") } else { (format!("lower({expr})"), "lower(?)") };
                 let sql = match op {
-                    Co => format!("instr({expr}, ?) > 0"),
-                    Sw => format!("substr({expr}, 1, length(?)) = ?"),
-                    _ => format!("substr({expr}, -length(?)) = ?"),
+                    Co => format!("instr({text}, {value}) > 0"),
+                    Sw => format!("substr({text}, 1, length(?)) = {value}"),
+                    _ => format!("substr({text}, -length(?)) = {value}"),
                 };
                 out.params.push(SqlValue::Text(s.clone()));
                 if op != Co {
@@ -385,12 +396,6 @@ fn compare(expr: &str, ty: AttrType, case_exact: bool, op: CompareOp, value: &Co
                 out.sql.push_str(&sql);
                 return Ok(());
             }
-            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            let pattern = match op {
-                Co => format!("%{escaped}%"),
-                Sw => format!("{escaped}%"),
-                _ => format!("%{escaped}"),
-            };
             out.params.push(SqlValue::Text(pattern));
             out.sql.push_str(&format!("{expr} LIKE ? ESCAPE '\\'"));
             return Ok(());

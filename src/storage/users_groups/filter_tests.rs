@@ -111,6 +111,22 @@ fn string_operators_escape_like_wildcards() {
 }
 
 #[test]
+fn string_operators_take_values_longer_than_d1_runs_as_like_patterns() {
+    let db = db();
+    let long = format!("{}@example.com", "a-rather-long-local-part.".repeat(3));
+    let resource = json!({ "userName": long }).to_string();
+    let insert = "INSERT INTO users (id, directory_id, user_name, active, resource, created_at, updated_at) VALUES ('user_l', 'd1', ?1, 1, ?2, 't', 't')";
+    block_on(db.batch(vec![stmt!(insert, long.as_str(), resource)])).unwrap();
+    let upper = long.to_ascii_uppercase();
+    let (head, middle, tail) = (&upper[..60], &upper[1..upper.len() - 1], &upper[upper.len() - 60..]);
+    assert_eq!(users(&db, &format!(r#"userName co "{middle}""#)), vec!["user_l"]);
+    assert_eq!(users(&db, &format!(r#"userName sw "{head}""#)), vec!["user_l"]);
+    assert_eq!(users(&db, &format!(r#"userName ew "{tail}""#)), vec!["user_l"]);
+    assert!(users(&db, &format!(r#"userName sw "{tail}""#)).is_empty());
+    assert!(users(&db, &format!(r#"userName co "{head}%""#)).is_empty(), "taken literally");
+}
+
+#[test]
 fn booleans_and_string_booleans_filter_active() {
     let db = db();
     assert_eq!(users(&db, "active eq false"), vec!["user_b"]);
