@@ -166,10 +166,19 @@ def with_seeded_ids(case, seed: Seed) -> bool:
                 del case.query[name]
                 changed = True
     if isinstance(case.body, dict):
-        for key, value in (("organization_id", seed.org), ("url", seed.sink.url), ("endpoint_url", seed.sink.url)):
+        for key, value in (("organization_id", seed.org), ("organization", seed.org), ("url", seed.sink.url), ("endpoint_url", seed.sink.url)):
             if key in case.body:
                 case.body[key] = value
                 changed = True
+        # The portal links: a link for the seeded organisation, for a named admin.
+        if case.operation.path.startswith("/portal/"):
+            case.body["organization"] = seed.org
+            case.body["external_user_id"] = "schemathesis-admin"
+            for url in ("return_url", "success_url"):
+                case.body.pop(url, None)
+            if case.operation.path == "/portal/generate_link":
+                case.body["intent"] = "dsync"
+            changed = True
     return changed
 
 
