@@ -155,7 +155,9 @@ fn directories_in_workos_shape_with_organization_search_and_state() {
     assert_workos_error(&app.admin("GET", "/directories/directory_nope", None), 404, "entity_not_found");
     assert_workos_error(&app.admin("DELETE", "/directories/directory_nope", None), 404, "entity_not_found");
     // Creating a directory and its tokens stay on /v1: WorkOS has no such route.
-    assert_workos_error(&app.admin("POST", "/directories", Some(json!({"organization_id": a, "name": "X", "provider": "okta"}))), 404, "entity_not_found");
+    let create = app.admin("POST", "/directories", Some(json!({"organization_id": a, "name": "X", "provider": "okta"})));
+    assert_workos_error(&create, 405, "method_not_allowed");
+    assert_eq!(create.raw.get_header("allow"), Some("GET"));
     assert_workos_error(&app.admin("GET", &format!("/directories/{}/tokens", okta.id), None), 404, "entity_not_found");
 }
 
@@ -520,4 +522,22 @@ fn deliveries_carry_a_workos_signature() {
     let sent: Value = serde_json::from_slice(body).unwrap();
     assert_eq!((sent["object"].as_str(), sent["id"].as_str(), sent["event"].as_str()), (Some("event"), event["id"].as_str(), Some("dsync.user.created")));
     assert_eq!(sent["data"]["id"].as_str(), Some(user.as_str()));
+}
+
+#[test]
+fn path_arguments_are_percent_decoded_and_a_wrong_method_is_405_with_allow() {
+    let app = App::new();
+    let r = app.admin("POST", "/organizations", Some(json!({"name": "Acme EU", "external_id": "Acme EU/1 ü"})));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let found = app.admin("GET", "/organizations/external_id/Acme%20EU%2F1%20%C3%BC", None);
+    assert_eq!((found.status, found.body["name"].as_str()), (200, Some("Acme EU")));
+    let v1 = app.admin("GET", "/v1/organizations/external_id/Acme%20EU%2F1%20%C3%BC", None);
+    assert_eq!(v1.status, 200);
+    let wrong = app.admin("DELETE", "/events", None);
+    assert_eq!(wrong.status, 405);
+    assert_eq!(wrong.raw.get_header("allow"), Some("GET"));
+    assert_workos_error(&wrong, 405, "method_not_allowed");
+    let v1_wrong = app.admin("POST", "/v1/organizations/org_x", None);
+    assert_eq!((v1_wrong.status, v1_wrong.raw.get_header("allow")), (405, Some("DELETE, GET, PATCH, PUT")));
+    assert_eq!(app.admin("GET", "/nothing_here", None).status, 404);
 }

@@ -164,6 +164,14 @@ def test_get_organization(worker, seeded):
     assert {d.organization_id for d in c.directory_sync.list_directories(organization_id=o.id).data} == {o.id}
 
 
+def test_get_organization_by_an_external_id_the_sdk_must_encode(worker):
+    """The SDK percent-encodes the external id in the path; Rollcall decodes it."""
+    c = sdk(worker)
+    external = f"crm/{secrets.token_hex(4)} EU ü"
+    made = c.organizations.create_organization(name="Encoded Ltd", external_id=external)
+    assert c.organizations.get_organization_by_external_id(external_id=external).id == made.id
+
+
 # -- users -----------------------------------------------------------------
 
 def test_page_users_of_a_directory_two_at_a_time(worker, seeded):

@@ -23,6 +23,7 @@ pub mod webhooks;
 use super::{HttpRequest, HttpResponse, Outcome, Services};
 use crate::storage::Db;
 use crate::support::crypto::constant_time_eq;
+use crate::support::url::percent_decode;
 use serde_json::{json, Map, Value};
 
 /// Which face of the management API a request came in on.
@@ -285,6 +286,15 @@ pub fn find<'a>(method: &str, segments: &[&'a str]) -> Option<(Op, [&'a str; 2])
     ROUTES.iter().filter(|r| r.method == method).find_map(|r| captures(r.path, segments).map(|a| (r.op, a)))
 }
 
+/// The methods some route answers on this path (for a 405's `Allow`).
+pub fn allowed_methods(segments: &[&str]) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = ROUTES.iter().filter(|r| captures(r.path, segments).is_some()).map(|r| r.method).collect();
+    methods.dedup();
+    methods.sort_unstable();
+    methods.dedup();
+    methods
+}
+
 /// A management request; `segments` are the whole path's non-empty segments.
 pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, segments: &[&str]) -> Outcome {
     let dialect = Dialect::of(req);
@@ -305,8 +315,20 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, segments: &
         return Outcome::respond(e.response_in(dialect));
     }
     let answer = match find(&req.method, segments) {
-        Some((op, [a, b])) => dispatch(svc, req, op, a, b).await,
-        None => Err(ApiError::not_found("No such endpoint")),
+        Some((op, [a, b])) => {
+            // Path arguments arrive percent-encoded: the SDKs encode an
+            // external id with a space or a slash in it.
+            let (a, b) = (percent_decode(a, false), percent_decode(b, false));
+            dispatch(svc, req, op, &a, &b).await
+        }
+        None => {
+            let allow = allowed_methods(segments);
+            if !allow.is_empty() {
+                let e = ApiError::new(405, "method_not_allowed", format!("{} is not allowed here; allowed: {}", req.method, allow.join(", ")));
+                return Outcome::respond(e.response_in(dialect).header("allow", allow.join(", ")));
+            }
+            Err(ApiError::not_found("No such endpoint"))
+        }
     };
     match answer {
         Ok(o) => o,
