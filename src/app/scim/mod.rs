@@ -211,15 +211,14 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_i
         refused: Cell::new(false),
         removals: Cell::new(false),
     };
-    let answer = authenticate_then_dispatch(&ctx, rest).await;
-    let response = match &answer {
-        Ok(r) => r.clone(),
-        Err(e) => error_response(e),
+    let (response, error) = match authenticate_then_dispatch(&ctx, rest).await {
+        Ok(r) => (r, None),
+        Err(e) => (error_response(&e), Some(e)),
     };
     let events = ctx.publish.into_inner();
     // For the portal's request debugger (stored after answering).
     let log = if ctx.authenticated.get() {
-        let answered = debugger::Answered { response: &response, error: answer.as_ref().err(), event_ids: &events };
+        let answered = debugger::Answered { response: &response, error: error.as_ref(), event_ids: &events };
         Some(debugger::request_record(req, directory_id, rest, svc.now, &answered))
     } else if response.status == 401 && crate::support::ids::has_prefix(directory_id, "directory") {
         Some(debugger::auth_failure(req, directory_id, svc.now))
@@ -227,7 +226,7 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_i
         None
     };
     let mut out = Outcome::with_events(response, events);
-    out.error = answer.err().and_then(|e| e.cause);
+    out.error = error.and_then(|e| e.cause);
     out.run_removals = ctx.removals.get();
     out.scim_log = log;
     out
