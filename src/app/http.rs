@@ -34,7 +34,7 @@ impl HttpRequest {
         let headers: Vec<(String, String)> = headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
         // The Host header wins over the URL's authority (whitelabel hostnames).
         let authority = headers.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone()).unwrap_or_else(|| authority.to_string());
-        let host = authority.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(authority.as_str(), |(h, _)| h);
+        let (host, _) = split_port(&authority);
         HttpRequest {
             method: method.to_ascii_uppercase(),
             scheme: scheme.to_ascii_lowercase(),
@@ -63,6 +63,11 @@ impl HttpRequest {
         self.query.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// The port the client named in the authority, if any.
+    pub fn port(&self) -> Option<&str> {
+        split_port(&self.authority).1
+    }
+
     /// `scheme://authority`.
     pub fn origin(&self) -> String {
         format!("{}://{}", self.scheme, self.authority)
@@ -74,6 +79,15 @@ impl HttpRequest {
         let (scheme, token) = v.split_once(' ')?;
         let token = token.trim();
         (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    }
+}
+
+/// `host:port` → (host, Some(port)); an authority without a numeric port
+/// is all host.
+fn split_port(authority: &str) -> (&str, Option<&str>) {
+    match authority.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        _ => (authority, None),
     }
 }
 

@@ -66,7 +66,7 @@ pub async fn generate<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiRes
     let origin = match &host {
         // The port of the request's authority carries over (local runs).
         Some(h) => {
-            let port = req.authority.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map(|(_, p)| format!(":{p}"));
+            let port = req.port().map(|p| format!(":{p}"));
             format!("{}://{h}{}", req.scheme, port.unwrap_or_default())
         }
         None => req.origin(),
