@@ -4,7 +4,7 @@
 
 use super::{GROUP_COLUMNS, USER_COLUMNS};
 use crate::directory::{GroupRecord, UserRecord};
-use crate::storage::page::Keyset;
+use crate::storage::page::{contains, Keyset};
 use crate::storage::{Batch, Db, DbError, Row, RowExt, SqlValue, Stmt};
 use std::collections::BTreeMap;
 
@@ -151,23 +151,33 @@ pub async fn get_group<D: Db>(db: &D, id: &str) -> Result<Option<GroupInOrg>, Db
     Ok(r.first(group).and_then(group_in_org))
 }
 
-/// Rows of a directory whose name columns contain `search` (any ASCII
-/// case, as `instr` over `lower`: D1 refuses LIKE patterns over 50 bytes,
-/// and `%` or `_` stay literal; every row when empty), by `order`, at most
-/// `limit` (the portal's search box). With a search this scans the
-/// directory's users or groups until `limit` match: an admin's occasional
-/// look, not an IdP's path.
+/// Rows of a directory whose name columns contain `search` (as
+/// [`contains`]: any ASCII case, `%` and `_` literal, no length limit;
+/// every row when empty), by `order`, at most `limit` (the portal's search
+/// box). `select` ends in a condition on the directory id (`?`). With a
+/// search this scans the directory's users or groups until `limit` match:
+/// an admin's occasional look, not an IdP's path.
 fn search_stmt(select: &str, names: &[&str], order: &str, directory_id: &str, search: &str, limit: i64) -> Stmt {
-    let matches: Vec<String> = names.iter().map(|c| format!("instr(lower({c}), lower(?2)) > 0")).collect();
-    Stmt::new(
-        format!("{select} AND (?2 = '' OR {}) ORDER BY {order} COLLATE NOCASE LIMIT ?3", matches.join(" OR ")),
-        vec![directory_id.into(), search.into(), limit.into()],
-    )
+    let mut params = vec![SqlValue::from(directory_id)];
+    let mut cond = String::new();
+    if !search.is_empty() {
+        let matches: Vec<String> = names
+            .iter()
+            .map(|c| {
+                let (sql, p) = contains(c, search);
+                params.push(p);
+                sql
+            })
+            .collect();
+        cond = format!(" AND ({})", matches.join(" OR "));
+    }
+    params.push(limit.into());
+    Stmt::new(format!("{select}{cond} ORDER BY {order} COLLATE NOCASE LIMIT ?"), params)
 }
 
 /// A directory's users whose userName or displayName contains `search`.
 pub async fn search_users<D: Db>(db: &D, directory_id: &str, search: &str, limit: i64) -> Result<Vec<UserRecord>, DbError> {
-    let select = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.directory_id = ?1");
+    let select = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.directory_id = ?");
     let mut b = Batch::new();
     let rows = b.push(search_stmt(&select, &["u.user_name", "u.display_name"], "u.user_name", directory_id, search, limit));
     Ok(b.run(db).await?.rows(rows).iter().filter_map(UserRecord::from_row).collect())
@@ -175,7 +185,7 @@ pub async fn search_users<D: Db>(db: &D, directory_id: &str, search: &str, limit
 
 /// A directory's groups whose displayName contains `search`.
 pub async fn search_groups<D: Db>(db: &D, directory_id: &str, search: &str, limit: i64) -> Result<Vec<GroupRecord>, DbError> {
-    let select = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.directory_id = ?1");
+    let select = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.directory_id = ?");
     let mut b = Batch::new();
     let rows = b.push(search_stmt(&select, &["g.display_name"], "g.display_name", directory_id, search, limit));
     Ok(b.run(db).await?.rows(rows).iter().filter_map(GroupRecord::from_row).collect())
