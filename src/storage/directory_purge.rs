@@ -52,7 +52,7 @@ pub async fn finish<D: Db>(control: &D, data: &D, id: &str) -> Result<(), DbErro
     let tokens = stmt!("DELETE FROM directory_tokens WHERE directory_id = ?1", id);
     let removals = stmt!("DELETE FROM group_removals WHERE directory_id = ?1", id);
     let requests = super::scim_requests::purge(id);
-    if std::ptr::eq(control, data) {
+    if super::db::same_database(control, data) {
         control.batch([vec![directory(), tokens, removals], requests].concat()).await?;
     } else {
         data.batch([vec![directory(), removals], requests].concat()).await?;

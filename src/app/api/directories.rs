@@ -74,7 +74,7 @@ pub async fn with_data_counts<D: Db>(svc: &Services<'_, D>, dirs: &mut [(Directo
     let mut by_db: Vec<(&D, Vec<String>)> = Vec::new();
     for (d, _) in dirs.iter() {
         let db = svc.data(&d.id);
-        match by_db.iter_mut().find(|(x, _)| std::ptr::eq(*x, db)) {
+        match by_db.iter_mut().find(|(x, _)| crate::storage::db::same_database(*x, db)) {
             Some((_, ids)) => ids.push(d.id.clone()),
             None => by_db.push((db, vec![d.id.clone()])),
         }

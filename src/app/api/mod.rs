@@ -289,7 +289,6 @@ pub fn find<'a>(method: &str, segments: &[&'a str]) -> Option<(Op, [&'a str; 2])
 /// The methods some route answers on this path (for a 405's `Allow`).
 pub fn allowed_methods(segments: &[&str]) -> Vec<&'static str> {
     let mut methods: Vec<&'static str> = ROUTES.iter().filter(|r| captures(r.path, segments).is_some()).map(|r| r.method).collect();
-    methods.dedup();
     methods.sort_unstable();
     methods.dedup();
     methods

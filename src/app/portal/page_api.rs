@@ -148,7 +148,7 @@ async fn status<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, dir: &(Director
     let tokens = directories::list_tokens(svc.control(), id).await?.unwrap_or_default();
     let since = req.param("since").and_then(|n| n.parse::<i64>().ok());
     let (mut requests, mut failures) = scim_requests::recent(svc.data(id), id, if since.is_some() { 1 } else { scim_requests::KEPT }).await?;
-    let unchanged = since.is_some() && requests.first().map_or(0, |r| r.n) == since.unwrap_or_default();
+    let unchanged = since == Some(requests.first().map_or(0, |r| r.n));
     if since.is_some() && !unchanged {
         (requests, failures) = scim_requests::recent(svc.data(id), id, scim_requests::KEPT).await?;
     }

@@ -96,7 +96,7 @@ fn a_purged_directory_leaves_no_row_on_either_database() {
         let directory = "INSERT INTO directories (id, organization_id, name, provider, state, created_at, updated_at) \
                          VALUES ('d1', 'o1', 'D', 'okta', 'deleting', 't', 't')";
         exec(&control.db, directory);
-        if !std::ptr::eq(control, data) {
+        if !crate::storage::db::same_database(control, data) {
             exec(&data.db, directory);
         }
         exec(&control.db, "INSERT INTO directory_tokens (id, directory_id, token_hash, hint, created_at) VALUES ('t1', 'd1', 'h', 'x', 't')");
