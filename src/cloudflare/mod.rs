@@ -184,13 +184,6 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         let fail_send = cfg.fail_queue_send;
         ctx.wait_until(async move {
             let db = env.d1(DB).map(D1);
-            // The portal's request debugger: after answering, off the IdP's clock.
-            if let (Some(log), Ok(db)) = (&scim_log, &db) {
-                let svc = Services::new(db, &cfg, now(), &WebCrypto);
-                if let Err(e) = app::portal::debugger::store(&svc, log).await {
-                    console_error!("request log failed: {e}");
-                }
-            }
             if let (true, Ok(db)) = (removals, &db) {
                 let svc = Services::new(db, &cfg, now(), &WebCrypto);
                 messages.extend(tell_removals(&svc, fanout::CHUNKS_AFTER_REQUEST).await);
@@ -199,6 +192,14 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
                 console_log!("TEST_FAIL_QUEUE_SEND: not publishing {} message(s)", messages.len());
             } else {
                 publish(&env, &messages).await;
+            }
+            // The portal's request debugger: after answering and after the
+            // events are on their way, off the IdP's and the application's clock.
+            if let (Some(log), Ok(db)) = (&scim_log, &db) {
+                let svc = Services::new(db, &cfg, now(), &WebCrypto);
+                if let Err(e) = app::portal::debugger::store(&svc, log).await {
+                    console_error!("request log failed: {e}");
+                }
             }
             if let (Some(id), Ok(db)) = (purge_id, &db) {
                 let svc = Services::new(db, &cfg, now(), &WebCrypto);
