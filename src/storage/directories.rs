@@ -271,6 +271,7 @@ pub async fn begin_deletion<D: Db>(control: &D, data: &D, id: &str, events: Vec<
     let mut c = Batch::new();
     c.push(unless_exists("state", "SELECT 1 FROM directories WHERE id = ?1 AND state <> 'deleting'", vec![id.into()]));
     c.push(stmt!("DELETE FROM directory_tokens WHERE directory_id = ?1", id));
+    c.extend(super::pull::purge(id));
     let mut d = Batch::new();
     d.extend(events);
     if mirrored(control, data) {

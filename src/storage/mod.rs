@@ -9,6 +9,7 @@ pub mod guard;
 pub mod organizations;
 pub mod page;
 pub mod portal;
+pub mod pull;
 pub mod scim_requests;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;
