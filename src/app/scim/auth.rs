@@ -35,12 +35,16 @@ pub struct Credential<'a> {
     pub default_host: bool,
     /// The OAuth client of a valid access token (see `oauth`), if it is one.
     pub oauth_client: Option<String>,
+    /// The directory's own pull reconciliation applying what the pushes
+    /// missed (never set from a request: see `scim::handle_as_pull`).
+    pub pull: bool,
 }
 
 /// What storage matches the credential on: a bearer token by its hash, an
 /// access token by its OAuth client.
 fn access<'a>(c: &Credential<'a>) -> ScimAccess<'a> {
     let secret = match &c.oauth_client {
+        _ if c.pull => Secret::Pull,
         Some(client) => Secret::OauthClient { client_id: client.clone() },
         None => Secret::Bearer { hash: sha256_hex(c.token.as_bytes()) },
     };
@@ -83,7 +87,8 @@ fn remember_org(directory_id: &str, organization_id: &str) {
 /// `rcs_` + 43 base64url characters, access tokens `rca_…` and verified by
 /// their MAC before this is asked. Anything else is refused without a D1 call.
 pub fn plausible(c: &Credential) -> bool {
-    c.oauth_client.as_deref().is_some_and(|id| !id.is_empty())
+    c.pull
+        || c.oauth_client.as_deref().is_some_and(|id| !id.is_empty())
         || (c.oauth_client.is_none()
             && c.token.len() <= 128
             && c.token.strip_prefix("rcs_").is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')))
@@ -146,7 +151,7 @@ pub mod verified {
     use crate::support::time::Millis;
 
     fn key(c: &Credential) -> String {
-        format!("{}\u{1}{}\u{1}{}", sha256_hex(c.token.as_bytes()), c.directory_id, c.host)
+        format!("{}\u{1}{}\u{1}{}\u{1}{}", sha256_hex(c.token.as_bytes()), c.directory_id, c.host, c.pull)
     }
 
     pub fn is_recent(c: &Credential, now: Millis) -> bool {

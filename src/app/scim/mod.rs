@@ -190,21 +190,38 @@ pub async fn handle<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_i
     }
     // A missing token is a wrong one: refused by `auth::read` like any other.
     let token = req.bearer().unwrap_or_default();
+    let cred = Credential {
+        directory_id,
+        token,
+        host: &req.host,
+        default_host: svc.cfg.is_default_host(&req.host),
+        oauth_client: if token.starts_with(oauth::ACCESS_PREFIX) {
+            // A forged or expired access token matches no client: refused.
+            Some(oauth::verify(svc.cfg.oauth_key().as_ref().map(|k| k.as_slice()), token, directory_id, svc.now).unwrap_or_default())
+        } else {
+            None
+        },
+        pull: false,
+    };
+    run(svc, req, directory_id, rest, cred).await
+}
+
+/// A request of the directory's own pull reconciliation (src/app/pull):
+/// the same use cases, events and sequence numbers as an IdP's request,
+/// allowed while the directory has pull settings. Not recorded by the
+/// portal's request debugger (it shows what the IdP sent).
+pub async fn handle_as_pull<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str, rest: &[&str]) -> Outcome {
+    let cred = Credential { directory_id, token: "", host: &req.host, default_host: true, oauth_client: None, pull: true };
+    let mut out = run(svc, req, directory_id, rest, cred).await;
+    out.scim_log = None;
+    out
+}
+
+async fn run<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str, rest: &[&str], cred: Credential<'_>) -> Outcome {
     let ctx = Ctx {
         svc,
         req,
-        cred: Credential {
-            directory_id,
-            token,
-            host: &req.host,
-            default_host: svc.cfg.is_default_host(&req.host),
-            oauth_client: if token.starts_with(oauth::ACCESS_PREFIX) {
-                // A forged or expired access token matches no client: refused.
-                Some(oauth::verify(svc.cfg.oauth_key().as_ref().map(|k| k.as_slice()), token, directory_id, svc.now).unwrap_or_default())
-            } else {
-                None
-            },
-        },
+        cred,
         base: format!("{}/scim/v2/{directory_id}", req.origin()),
         publish: RefCell::new(Vec::new()),
         authenticated: Cell::new(false),

@@ -106,7 +106,7 @@ async fn answer<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &
 /// Wrong credentials: 401 `invalid_client`; on a whitelabel hostname, a
 /// directory of another organisation (or none) is a 404 like on SCIM paths.
 async fn refused<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, directory_id: &str, default_host: bool) -> HttpResponse {
-    let c = super::auth::Credential { directory_id, token: "", host: &req.host, default_host, oauth_client: None };
+    let c = super::auth::Credential { directory_id, token: "", host: &req.host, default_host, oauth_client: None, pull: false };
     match super::auth::refusal(svc, &c).await.status {
         404 => error(404, "invalid_request", "Directory not found"),
         500 => error(500, "server_error", "Internal server error"),

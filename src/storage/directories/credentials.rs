@@ -16,6 +16,9 @@ pub enum Secret {
     /// The OAuth client of a valid access token; it must still exist
     /// (deleting the client revokes its tokens).
     OauthClient { client_id: String },
+    /// The directory's own pull reconciliation (src/app/pull): allowed
+    /// while the directory has pull settings; no token is involved.
+    Pull,
 }
 
 /// A credential presented for one directory on one hostname.
@@ -36,22 +39,24 @@ fn on_host(default: &str, host: &str) -> String {
 }
 
 impl ScimAccess<'_> {
-    /// The token condition (over `t`, reading `?2`) and the value bound to `?2`.
-    fn token_match(&self) -> (&'static str, &str) {
+    /// The credential table joined as `t`, its condition (reading `?2`)
+    /// and the value bound to `?2`.
+    fn token_match(&self) -> (&'static str, &'static str, &str) {
         match &self.secret {
-            Secret::OauthClient { client_id } => ("t.id = ?2 AND t.kind = 'oauth_client'", client_id),
-            Secret::Bearer { hash } => ("t.token_hash = ?2 AND t.kind = 'bearer'", hash),
+            Secret::OauthClient { client_id } => ("directory_tokens", "t.id = ?2 AND t.kind = 'oauth_client'", client_id),
+            Secret::Bearer { hash } => ("directory_tokens", "t.token_hash = ?2 AND t.kind = 'bearer'", hash),
+            Secret::Pull => ("directory_pulls", "t.directory_id = ?2", self.directory_id),
         }
     }
 
     /// Aborts its batch unless the token matches a directory whose state
     /// satisfies `state` (a condition on `d.state`) served on this host.
     fn guard(&self, state: &'static str) -> Stmt {
-        let (token_match, key) = self.token_match();
+        let (table, token_match, key) = self.token_match();
         unless_exists(
             "auth",
             &format!(
-                "SELECT 1 FROM directories d JOIN directory_tokens t ON t.directory_id = d.id WHERE d.id = ?1 AND {state} AND {token_match} AND {}",
+                "SELECT 1 FROM directories d JOIN {table} t ON t.directory_id = d.id WHERE d.id = ?1 AND {state} AND {token_match} AND {}",
                 on_host("?4", "?3")
             ),
             vec![self.directory_id.into(), key.into(), self.host.into(), self.default_host.into()],
@@ -59,19 +64,21 @@ impl ScimAccess<'_> {
     }
 
     /// Refreshes the token's `last_used_at`, at most once per `touch_before`
-    /// window (saves a row write per call).
-    fn touch(&self, now: &str, touch_before: &str) -> Stmt {
-        let (token_match, key) = self.token_match();
-        stmt!(
-            format!(
-                "UPDATE directory_tokens SET last_used_at = ?1 WHERE {} AND directory_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?4)",
-                token_match.replace("t.", "")
-            ),
-            now,
-            key,
-            self.directory_id,
-            touch_before
-        )
+    /// window (saves a row write per call); nothing for a pull.
+    fn touch(&self, now: &str, touch_before: &str) -> Option<Stmt> {
+        let (table, token_match, key) = self.token_match();
+        (table == "directory_tokens").then(|| {
+            stmt!(
+                format!(
+                    "UPDATE directory_tokens SET last_used_at = ?1 WHERE {} AND directory_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?4)",
+                    token_match.replace("t.", "")
+                ),
+                now,
+                key,
+                self.directory_id,
+                touch_before
+            )
+        })
     }
 }
 
@@ -95,7 +102,7 @@ pub async fn authenticate<D: Db>(
     let mut c = Batch::new();
     c.push(access.guard("d.state <> 'deleting'"));
     let row = c.push(stmt!(format!("SELECT {COLUMNS} FROM directories d WHERE d.id = ?1"), access.directory_id));
-    c.push(access.touch(now, touch_before));
+    c.extend(access.touch(now, touch_before));
     let mut d = Batch::new();
     let run = d.extend(reads);
     let (c, mut d) = run_pair(control, c, data, d).await?;
@@ -107,7 +114,7 @@ pub async fn authenticate<D: Db>(
 /// refreshes the token's `last_used_at`. These are control statements: they
 /// can only front a write on the same database.
 pub fn write_guard(access: &ScimAccess<'_>, now: &str, touch_before: &str) -> Vec<Stmt> {
-    vec![access.guard("d.state = 'linked'"), access.touch(now, touch_before)]
+    std::iter::once(access.guard("d.state = 'linked'")).chain(access.touch(now, touch_before)).collect()
 }
 
 /// Whether a live directory belongs to the organisation of a whitelabel

@@ -79,7 +79,7 @@ impl World {
 }
 
 fn credential<'a>(directory_id: &'a str, token: &'a str) -> Credential<'a> {
-    Credential { directory_id, token, host: "rollcall.test", default_host: true, oauth_client: None }
+    Credential { directory_id, token, host: "rollcall.test", default_host: true, oauth_client: None, pull: false }
 }
 
 #[test]
