@@ -11,6 +11,7 @@ pub mod http;
 pub mod isolate;
 pub mod maintenance;
 pub mod portal;
+pub mod pull;
 pub mod scim;
 
 use crate::storage::db::Metered;
@@ -103,6 +104,8 @@ pub struct Outcome {
     /// What the portal's request debugger keeps of a SCIM request, stored
     /// after answering ([`portal::debugger::store`]).
     pub scim_log: Option<portal::debugger::ScimLog>,
+    /// A directory whose pull run is to be stepped ([`pull::PullMessage`]).
+    pub pull: Option<String>,
 }
 
 /// D1 calls and rows of one request, as D1 bills them.

@@ -7,17 +7,20 @@ documented schema (README § The OpenAPI document).
 
 Generated ids name nothing, so alone they would reach little but 404s and
 422s: the Worker is seeded first (an organisation and a directory with users
-and groups pushed over SCIM, a webhook endpoint with deliveries, a
-whitelabel hostname, a spare SCIM token), and every generated case is sent a
-second time with the seeded ids put in its path, query and body, so the
-success paths are checked too. Writes that would spoil the seed (updates,
-deletions) get objects of their own. Every webhook URL a case would register
-is pointed first at a loopback receiver that answers 410, so nothing is ever
-sent off this machine, and Rollcall disables each such endpoint at its first
-delivery instead of sending every later event (redeliveries among them) to
-all of them. Deterministic (derandomized, a fixed number of examples per
-operation: the same requests and answers every run) and bounded: about 4,300
-requests, a minute and three quarters on two cores."""
+and groups pushed over SCIM and pull settings, a webhook endpoint with
+deliveries, a whitelabel hostname, a spare SCIM token), and every generated
+case is sent a second time with the seeded ids put in its path, query and
+body, so the success paths are checked too. Writes that would spoil the seed
+(updates, deletions) get objects of their own. Every webhook URL a case would
+register is pointed first at a loopback receiver that answers 410, so nothing
+is ever sent off this machine, and Rollcall disables each such endpoint at
+its first delivery instead of sending every later event (redeliveries among
+them) to all of them. Every identity provider URL a case would set for pull
+reconciliation is a loopback port where nothing listens, so each pull run
+fails (`idp_unreachable`) having read and changed nothing. Deterministic
+(derandomized, a fixed number of examples per operation: the same requests
+and answers every run) and bounded: about 4,300 requests, a minute and three
+quarters on two cores."""
 
 from __future__ import annotations
 
@@ -40,6 +43,8 @@ MAX_EXAMPLES = int(os.environ.get("ROLLCALL_SCHEMATHESIS_EXAMPLES", "20"))
 DETERMINISTIC = os.environ.get("ROLLCALL_SCHEMATHESIS_RANDOM") != "1"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+# The identity provider of every pull setting: the discard port, closed.
+PULL_IDP = {"scim_url": "http://127.0.0.1:9/scim", "token_url": "http://127.0.0.1:9/token"}
 
 # (method, path template) -> Counter of statuses, over both sends.
 SEEN: dict[tuple[str, str], collections.Counter] = collections.defaultdict(collections.Counter)
@@ -88,6 +93,7 @@ class Seed:
         assert {"dsync.activated", "dsync.user.created", "dsync.user.updated", "dsync.group.created",
                 "dsync.group.user_added"} <= {e["event"] for e in log}
         self.event = log[0]["id"]
+        self.pulled(self.directory)
         # Deliveries to list: the seeded endpoints have had the events.
         wait_until(lambda: len(receiver.delivered()) >= len(log), 60, "the seeded events delivered", worker)
         # What each DELETE operation deletes, made before any case runs.
@@ -98,12 +104,21 @@ class Seed:
         assert r.status_code == 201, r.text
         return r.json()
 
+    def pulled(self, directory: str) -> str:
+        """Gives `directory` pull settings, for the pull routes and
+        `POST /directories/{id}/sync` to answer 2xx."""
+        r = self.api("PUT", f"/v1/directories/{directory}/pull", {**PULL_IDP, "client_id": "schemathesis", "client_secret": "pull-secret"})
+        assert r.status_code == 200, r.text
+        return directory
+
     def doomed_for(self, path: str) -> dict[str, str]:
         """Path values for one DELETE operation: objects only it deletes, so
         each DELETE route answers 2xx once (then 404)."""
         resource = path.removeprefix("/v1").split("/")[1]
         if path.endswith("{token_id}"):
             return {"id": self.directory, "token_id": self.made(f"/v1/directories/{self.directory}/tokens", {"type": "oauth_client"})["id"]}
+        if path.endswith("/pull"):
+            return {"id": self.pulled(self.made("/v1/directories", {"organization_id": self.org, "name": "Doomed pull", "provider": "okta"})["id"])}
         if resource == "organizations":
             return {"id": self.made("/v1/organizations", {"name": "Doomed"})["id"]}
         if resource == "directories":
@@ -136,12 +151,13 @@ class Seed:
 
 
 def loopback_only(case, seed: Seed) -> None:
-    """Points any webhook URL the Worker would accept at the sink."""
+    """Points any webhook URL the Worker would accept at the sink, and any
+    identity provider URL at PULL_IDP."""
     if isinstance(case.body, dict):
-        for key in ("url", "endpoint_url"):
+        for key, url in (("url", seed.sink.url), ("endpoint_url", seed.sink.url), *PULL_IDP.items()):
             v = case.body.get(key)
             if isinstance(v, str) and v.strip().lower().startswith(("http://", "https://")):
-                case.body[key] = seed.sink.url
+                case.body[key] = url
 
 
 def with_seeded_ids(case, seed: Seed) -> bool:
@@ -166,7 +182,8 @@ def with_seeded_ids(case, seed: Seed) -> bool:
                 del case.query[name]
                 changed = True
     if isinstance(case.body, dict):
-        for key, value in (("organization_id", seed.org), ("organization", seed.org), ("url", seed.sink.url), ("endpoint_url", seed.sink.url)):
+        for key, value in (("organization_id", seed.org), ("organization", seed.org), ("url", seed.sink.url), ("endpoint_url", seed.sink.url),
+                           *PULL_IDP.items()):
             if key in case.body:
                 case.body[key] = value
                 changed = True

@@ -17,6 +17,7 @@ pub mod events;
 pub mod openapi;
 pub mod organizations;
 pub mod page;
+pub mod pull;
 pub mod users_groups;
 pub mod webhooks;
 
@@ -188,6 +189,10 @@ pub enum Op {
     EndpointDeliveries,
     PortalGenerateLink,
     PortalRevokeLink,
+    PullPut,
+    PullGet,
+    PullDelete,
+    PullRun,
 }
 
 /// A method and a path pattern, written as `docs/openapi.json` writes its
@@ -212,6 +217,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/directories", Op::DirectoryList),
     r("GET", "/directories/{id}", Op::DirectoryGet),
     r("DELETE", "/directories/{id}", Op::DirectoryDelete),
+    r("POST", "/directories/{id}/sync", Op::PullRun),
     r("GET", "/directory_users", Op::UserList),
     r("GET", "/directory_users/{id}", Op::UserGet),
     r("GET", "/directory_groups", Op::GroupList),
@@ -247,6 +253,10 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/v1/directories/{id}/tokens", Op::TokenCreate),
     r("GET", "/v1/directories/{id}/tokens", Op::TokenList),
     r("DELETE", "/v1/directories/{id}/tokens/{token_id}", Op::TokenDelete),
+    r("PUT", "/v1/directories/{id}/pull", Op::PullPut),
+    r("GET", "/v1/directories/{id}/pull", Op::PullGet),
+    r("DELETE", "/v1/directories/{id}/pull", Op::PullDelete),
+    r("POST", "/v1/directories/{id}/pull/run", Op::PullRun),
     r("GET", "/v1/directory_users", Op::UserList),
     r("GET", "/v1/directory_users/{id}", Op::UserGet),
     r("GET", "/v1/directory_groups", Op::GroupList),
@@ -371,5 +381,9 @@ async fn dispatch<D: Db>(svc: &Services<'_, D>, req: &HttpRequest, op: Op, a: &s
         Op::EndpointDeliveries => webhooks::deliveries(svc, req, a).await,
         Op::PortalGenerateLink => crate::app::portal::link::generate(svc, req).await,
         Op::PortalRevokeLink => crate::app::portal::link::revoke(svc, req).await,
+        Op::PullPut => pull::put(svc, req, a).await,
+        Op::PullGet => pull::get(svc, a).await,
+        Op::PullDelete => pull::delete(svc, a).await,
+        Op::PullRun => pull::run(svc, a).await,
     }
 }

@@ -102,7 +102,7 @@ fn not_found() -> ApiError {
 /// address and only where the dev setting `ALLOW_HTTP_LOOPBACK_WEBHOOKS`
 /// allows it (a production deploy never posts events in clear text).
 /// `key` names the field in messages.
-fn parse_url(key: &str, v: Option<&Value>, cfg: &crate::app::Config) -> Result<Option<String>, ApiError> {
+pub(crate) fn parse_url(key: &str, v: Option<&Value>, cfg: &crate::app::Config) -> Result<Option<String>, ApiError> {
     let Some(v) = v else { return Ok(None) };
     let s = v.as_str().ok_or_else(|| ApiError::invalid(format!("{key} must be a string")))?.trim();
     if s.len() > 2048 || s.contains(|c: char| c.is_whitespace() || c.is_control()) {
@@ -158,14 +158,19 @@ fn parse_events(m: &Map<String, Value>) -> Result<Option<Option<String>>, ApiErr
 
 /// A new signing secret and its sealed form, bound to the endpoint `id`.
 fn sealed_new_secret<D: Db>(svc: &Services<'_, D>, id: &str) -> Result<(String, String), ApiError> {
+    let secret = new_secret(&svc.ids().random_bytes(32).map_err(|_| super::entropy_unavailable())?);
+    let sealed = seal(svc, &secret, id)?;
+    Ok((secret, sealed))
+}
+
+/// A secret sealed under `ENCRYPTION_KEY` and bound to `id` (a fresh nonce each time).
+pub(crate) fn seal<D: Db>(svc: &Services<'_, D>, secret: &str, id: &str) -> Result<String, ApiError> {
     let Some(boxed) = svc.cfg.secret_box() else {
         return Err(super::misconfigured(svc.cfg.encryption_key_problem().unwrap_or_default()));
     };
-    let secret = new_secret(&svc.ids().random_bytes(32).map_err(|_| super::entropy_unavailable())?);
     let mut nonce = [0u8; 12];
     nonce.copy_from_slice(&svc.ids().random_bytes(12).map_err(|_| super::entropy_unavailable())?);
-    let sealed = boxed.seal(secret.as_bytes(), &nonce, id).ok_or_else(|| ApiError::new(500, "internal_error", "Could not seal the secret"))?;
-    Ok((secret, sealed))
+    boxed.seal(secret.as_bytes(), &nonce, id).ok_or_else(|| ApiError::new(500, "internal_error", "Could not seal the secret"))
 }
 
 pub async fn create<D: Db>(svc: &Services<'_, D>, req: &HttpRequest) -> ApiResult {
