@@ -20,6 +20,8 @@ use worker::{
 const DB: &str = "DB";
 const EVENTS_QUEUE: &str = "EVENTS";
 const DEAD_LETTER_QUEUE: &str = "EVENTS_DLQ";
+/// Pull runs the cron starts or picks up per minute, at most (each of each kind).
+const PULLS_PER_CRON: i64 = 25;
 
 /// Web Crypto's `getRandomValues`. A failure is reported, never papered
 /// over with clock bits: the app answers 503 (see `app::handle`).
@@ -90,6 +92,48 @@ async fn publish(env: &Env, messages: &[QueueMessage]) {
             // The sweeper republishes whatever stays undispatched.
             console_error!("queue send failed: {e}");
         }
+    }
+}
+
+/// Asks for a step of each directory's pull run ([`app::pull::PullMessage`]).
+async fn send_pull(env: &Env, directory_ids: &[String], delay_seconds: u32) {
+    let Ok(queue) = env.queue(EVENTS_QUEUE) else { return };
+    let bodies: Vec<String> = directory_ids.iter().filter_map(|id| serde_json::to_string(&app::pull::PullMessage { pull: id.clone() }).ok()).collect();
+    for chunk in bodies.chunks(100) {
+        let batch = BatchMessageBuilder::new().messages(chunk.to_vec()).delay_seconds(delay_seconds).build();
+        if let Err(e) = queue.send_batch(batch).await {
+            console_error!("queue send failed: {e}");
+        }
+    }
+}
+
+/// One step of a directory's pull run, and what it leads to: its events
+/// published, group removals told, the next step asked for.
+async fn step_pull(env: &Env, cfg: &Config, db: &D1, directory_id: &str) {
+    let started = now();
+    let svc = Services::new(db, cfg, started, &WebCrypto);
+    let meters = Meters::new(&svc);
+    let result = app::pull::step(&meters.services(&svc), &outbound::Fetcher, directory_id).await;
+    let cost = meters.cost();
+    match result {
+        Ok(s) => {
+            let mut messages = s.publish;
+            if s.run_removals {
+                messages.extend(tell_removals(&svc, fanout::CHUNKS_AFTER_REQUEST).await);
+            }
+            if !cfg.fail_queue_send {
+                publish(env, &messages).await;
+            }
+            if s.more {
+                send_pull(env, &[directory_id.to_string()], 0).await;
+            }
+            let finished = s
+                .finished
+                .as_ref()
+                .map(|r| serde_json::json!({"run_id": r.id, "state": r.state, "pages_read": r.pages_read, "changes": r.changes, "error": r.error}));
+            log_work("pull", cost, started, serde_json::json!({"directory_id": directory_id, "events": messages.len(), "more": s.more, "finished": finished}));
+        }
+        Err(e) => console_error!("{}", serde_json::json!({"msg": "pull", "directory_id": directory_id, "error": format!("storage: {e}")})),
     }
 }
 
@@ -177,6 +221,10 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         }
         l
     });
+    if let Some(id) = out.pull.take() {
+        let env = env.clone();
+        ctx.wait_until(async move { send_pull(&env, &[id], 0).await });
+    }
     if !out.publish.is_empty() || out.purge_directory.is_some() || out.run_removals || scim_log.is_some() {
         let mut messages = out.publish.clone();
         let purge_id = out.purge_directory.clone();
@@ -216,7 +264,22 @@ pub async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> work
     let db = D1(env.d1(DB)?);
     let dead_letter = batch.queue().ends_with("-dlq");
     let mut work = Vec::new();
+    let mut pulls: Vec<String> = Vec::new();
     for message in batch.messages()? {
+        if let Ok(p) = serde_json::from_str::<app::pull::PullMessage>(message.body()) {
+            // One pull step per invocation (each reads pages and may apply
+            // many removals); another directory's waits a little. Repeats
+            // of one directory are one step (the lease makes them so anyway).
+            if pulls.is_empty() || pulls.contains(&p.pull) {
+                if !pulls.contains(&p.pull) {
+                    pulls.push(p.pull);
+                }
+                message.ack();
+            } else {
+                message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(2).build());
+            }
+            continue;
+        }
         let Ok(msg) = serde_json::from_str::<QueueMessage>(message.body()) else {
             console_error!("dropping an unreadable queue message");
             message.ack();
@@ -259,6 +322,9 @@ pub async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> work
             message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(10).build());
         }
     }
+    for id in pulls {
+        step_pull(&env, &cfg, &db, &id).await;
+    }
     Ok(())
 }
 
@@ -284,6 +350,11 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
     };
     if let Err(e) = expire_portal_sessions(&svc).await {
         console_error!("portal expiry failed: {e}");
+    }
+    match app::pull::due(&svc, PULLS_PER_CRON).await {
+        Ok(ids) if !ids.is_empty() => send_pull(&env, &ids, 0).await,
+        Ok(_) => {}
+        Err(e) => console_error!("pull scheduling failed: {e}"),
     }
     let told = tell_removals(&svc, fanout::CHUNKS_PER_CRON).await;
     if !told.is_empty() && !cfg.fail_queue_send {
