@@ -102,7 +102,10 @@ impl crate::app::pull::Fetch for Fetcher {
             }
         };
         let status = resp.status_code();
-        let mut stream = resp.stream().map_err(|e| format!("{e}"))?;
+        // An answer without a body has no stream.
+        let Ok(mut stream) = resp.stream() else {
+            return Ok(crate::app::pull::OutResponse { status, body: Vec::new() });
+        };
         let mut body = Vec::new();
         loop {
             let left = PULL_TOTAL_MS.saturating_sub(clock().saturating_sub(started));

@@ -1,7 +1,7 @@
 //! What the pushes missed: the stored directory against the IdP's listing.
 //! Only removals are decided (a pull never creates or changes attributes):
 //! a group the IdP no longer has, a membership it no longer has, a user it
-//! no longer has. Rows changed after the run started are left alone: the
+//! no longer has or has disabled (`active: false`). Rows changed after the run started are left alone: the
 //! IdP may have pushed them after its listing was read.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 pub struct IdpUser {
     pub id: String,
     pub user_name: String,
+    /// False when the IdP lists the user as disabled.
+    pub active: bool,
 }
 
 /// A group in the IdP's listing, with its members' IdP user ids.
@@ -54,6 +56,7 @@ pub enum Change {
 
 /// The IdP's listing, indexed for matching.
 pub struct Listing {
+    /// Ids and lower-case userNames of the users the IdP lists as active.
     user_ids: HashSet<String>,
     user_names: HashSet<String>,
     /// IdP user id by lower-case userName.
@@ -66,8 +69,8 @@ pub struct Listing {
 impl Listing {
     pub fn new(users: &[IdpUser], groups: Vec<IdpGroup>) -> Self {
         Listing {
-            user_ids: users.iter().map(|u| u.id.clone()).collect(),
-            user_names: users.iter().map(|u| u.user_name.to_lowercase()).collect(),
+            user_ids: users.iter().filter(|u| u.active).map(|u| u.id.clone()).collect(),
+            user_names: users.iter().filter(|u| u.active).map(|u| u.user_name.to_lowercase()).collect(),
             id_by_name: users.iter().map(|u| (u.user_name.to_lowercase(), u.id.clone())).collect(),
             group_ids: groups.iter().enumerate().map(|(i, g)| (g.id.clone(), i)).collect(),
             group_names: groups.iter().enumerate().map(|(i, g)| (g.display_name.to_lowercase(), i)).collect(),
@@ -80,7 +83,8 @@ impl Listing {
         self.groups.len()
     }
 
-    /// Whether the IdP lists this stored user (by userName, case-insensitive, or by externalId = the IdP's id).
+    /// Whether the IdP lists this stored user as active (by userName,
+    /// case-insensitive, or by externalId = the IdP's id).
     pub fn has_user(&self, u: &Stored) -> bool {
         self.user_names.contains(&u.name.to_lowercase()) || u.external_id.as_ref().is_some_and(|e| self.user_ids.contains(e))
     }
@@ -155,7 +159,7 @@ mod tests {
         Stored { id: id.into(), name: name.into(), external_id: ext.map(Into::into), active: true, changed_at: T0.into() }
     }
     fn idp_user(id: &str, name: &str) -> IdpUser {
-        IdpUser { id: id.into(), user_name: name.into() }
+        IdpUser { id: id.into(), user_name: name.into(), active: true }
     }
     fn idp_group(id: &str, name: &str, members: &[&str]) -> IdpGroup {
         IdpGroup { id: id.into(), display_name: name.into(), members: members.iter().map(|m| m.to_string()).collect() }
@@ -234,5 +238,16 @@ mod tests {
             diff(&l, &groups, &members, &users, START),
             vec![Change::RemoveMembers { group_id: "group_1".into(), idp_group: "role-1".into(), user_ids: vec!["user_b".into()] }]
         );
+    }
+
+    #[test]
+    fn a_user_disabled_at_the_idp_is_deactivated_but_stays_a_member() {
+        let (users, groups, members) = world();
+        let disabled = IdpUser { active: false, ..idp_user("idp-a", "ann@x.test") };
+        let l = Listing::new(
+            &[disabled, idp_user("idp-b", "bob@x.test"), idp_user("idp-c", "cy@x.test")],
+            vec![idp_group("role-1", "Admins", &["idp-a", "idp-b"]), idp_group("role-2", "Sales", &["idp-c"])],
+        );
+        assert_eq!(diff(&l, &groups, &members, &users, START), vec![Change::Deactivate { user: users[0].clone() }]);
     }
 }

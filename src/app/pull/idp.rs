@@ -191,7 +191,7 @@ impl<'a, H: Fetch> Idp<'a, H> {
         let items = items
             .iter()
             .map(|u| match (u.get("id").and_then(Value::as_str), u.get("userName").and_then(Value::as_str)) {
-                (Some(id), Some(name)) => Ok(IdpUser { id: id.to_string(), user_name: name.to_string() }),
+                (Some(id), Some(name)) => Ok(IdpUser { id: id.to_string(), user_name: name.to_string(), active: is_active(u) }),
                 _ => Err(RunError::new("idp_answer_unreadable", "A user in the IdP's /Users answer has no id or userName")),
             })
             .collect::<Result<_, _>>()?;
@@ -204,8 +204,8 @@ impl<'a, H: Fetch> Idp<'a, H> {
         Ok(Page { items, total })
     }
 
-    /// Whether the IdP has a user with this userName or IdP id now; None
-    /// when it cannot say (it does not support the filter).
+    /// Whether the IdP has an active user with this userName or IdP id now;
+    /// None when it cannot say (it does not support the filter).
     pub async fn has_user(&mut self, user_name: &str, idp_id: Option<&str>) -> Result<Option<bool>, RunError> {
         self.confirm("Users", &format!("userName eq {}", literal(user_name)), idp_id).await
     }
@@ -217,17 +217,21 @@ impl<'a, H: Fetch> Idp<'a, H> {
 
     async fn confirm(&mut self, resource: &str, filter: &str, idp_id: Option<&str>) -> Result<Option<bool>, RunError> {
         if let Some(id) = idp_id {
-            let (status, _) = self.get(&format!("/{resource}/{}", encode_component(id))).await?;
+            let (status, body) = self.get(&format!("/{resource}/{}", encode_component(id))).await?;
             match status {
-                200..=299 => return Ok(Some(true)),
-                404 => {}
+                200..=299 if is_active(&body) => return Ok(Some(true)),
+                // Not there by that id (or the id is not one of this IdP's).
+                200..=299 | 400 | 404 => {}
                 s => return Err(self.unexpected(&format!("/{resource}/{{id}}"), s)),
             }
         }
         let path = format!("/{resource}?filter={}", encode_component(filter));
         let (status, body) = self.get(&path).await?;
         match status {
-            200..=299 => Ok(Some(body.get("totalResults").and_then(Value::as_u64).unwrap_or(0) > 0)),
+            200..=299 => Ok(Some(match body.get("Resources") {
+                Some(Value::Array(found)) => found.iter().any(is_active),
+                _ => body.get("totalResults").and_then(Value::as_u64).unwrap_or(0) > 0,
+            })),
             // The filter is not supported: the listing is all there is to go by.
             400 | 501 => Ok(None),
             s => Err(self.unexpected(&format!("/{resource}?filter"), s)),
@@ -243,6 +247,11 @@ impl<'a, H: Fetch> Idp<'a, H> {
             s => Err(self.unexpected("/Groups/{id}", s)),
         }
     }
+}
+
+/// Whether a user resource is active: anything but `false` (or OneLogin's `"false"`).
+fn is_active(u: &Value) -> bool {
+    !matches!(u.get("active"), Some(Value::Bool(false))) && !u.get("active").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("false"))
 }
 
 fn group_of(g: &Value) -> Result<IdpGroup, RunError> {

@@ -38,6 +38,11 @@ pub const STEP_SECONDS: i64 = 60;
 pub const LEASE_SECONDS: i64 = 300;
 /// Pages a run may read in all (both lists): past it the run fails as too large.
 pub const MAX_PAGES: u64 = 10_000;
+/// What a run may hold of the IdP's listing (ids, names, member ids), at
+/// most: a Worker has 128 MB. Past it the run fails as too large.
+pub const MAX_LISTING_BYTES: u64 = 32 * 1_048_576;
+/// A staged row holds at most this much of a page (D1 keeps values under 2 MB).
+const STAGE_ROW_BYTES: usize = 512 * 1024;
 /// Minutes after a failed run before the cron tries again (at most the interval).
 pub const RETRY_MINUTES: i64 = 15;
 /// Members removed per SCIM PATCH.
@@ -115,6 +120,9 @@ pub struct Run {
     /// Whether pages of this run are staged in `pull_pages`.
     #[serde(default)]
     pub staged: bool,
+    /// Bytes of the listing held so far (bounded by [`MAX_LISTING_BYTES`]).
+    #[serde(default)]
+    pub listing_bytes: u64,
 }
 
 impl Run {
@@ -133,6 +141,7 @@ impl Run {
             error: None,
             cursor: 1,
             staged: false,
+            listing_bytes: 0,
         }
     }
 
@@ -233,7 +242,12 @@ pub async fn step<D: Db, H: Fetch>(svc: &Services<'_, D>, http: &H, directory_id
         Ok(()) => {}
         Err(Failure::Run(e)) => job.end(run, Some(e)).await?,
         Err(Failure::Db(DbError::Precondition)) => {} // the lease was lost: another step goes on
-        Err(Failure::Db(e)) => return Err(e),
+        Err(Failure::Db(e)) => {
+            // Ended rather than left to be taken over after its lease: a
+            // failure that repeats (a row D1 refuses) must not loop forever.
+            let why = RunError::new("internal_error", "Rollcall could not read or save the run's state (a storage error); the next run starts over");
+            job.end(run, Some(why)).await.map_err(|_| e)?;
+        }
     }
     Ok(job.out)
 }
@@ -263,11 +277,33 @@ struct Job<'s, 'a, D: Db> {
 }
 
 fn users_json(users: &[IdpUser]) -> Value {
-    Value::Array(users.iter().map(|u| json!([u.id, u.user_name])).collect())
+    Value::Array(users.iter().map(|u| json!([u.id, u.user_name, u.active])).collect())
 }
 
 fn groups_json(groups: &[IdpGroup]) -> Value {
     Value::Array(groups.iter().map(|g| json!([g.id, g.display_name, g.members])).collect())
+}
+
+/// A page's items as staged rows of at most [`STAGE_ROW_BYTES`] each,
+/// keyed by the IdP index of their first item.
+fn stage_rows(kind: &'static str, start: u64, items: Value) -> Result<Vec<StagedPage>, RunError> {
+    let Value::Array(items) = items else { return Ok(Vec::new()) };
+    let mut rows = Vec::new();
+    let (mut first, mut chunk, mut bytes) = (start, Vec::new(), 0usize);
+    for (i, item) in (start..).zip(items) {
+        let n = item.to_string().len();
+        if n > STAGE_ROW_BYTES * 3 {
+            return Err(RunError::new("too_large", format!("One of the IdP's {kind} is too large to hold ({} KB); nothing was changed", n / 1024)));
+        }
+        if bytes + n > STAGE_ROW_BYTES && !chunk.is_empty() {
+            rows.push(StagedPage { kind, start_index: i64::try_from(first).unwrap_or(i64::MAX), items: Value::Array(std::mem::take(&mut chunk)) });
+            (first, bytes) = (i, 0);
+        }
+        bytes += n;
+        chunk.push(item);
+    }
+    rows.push(StagedPage { kind, start_index: i64::try_from(first).unwrap_or(i64::MAX), items: Value::Array(chunk) });
+    Ok(rows)
 }
 
 fn text_at(v: &Value, i: usize) -> String {
@@ -342,7 +378,16 @@ impl<D: Db> Job<'_, '_, D> {
             };
             read += 1;
             run.pages_read += 1;
-            fresh.push(StagedPage { kind: if kind == "users" { "users" } else { "groups" }, start_index: i64::try_from(start).unwrap_or(i64::MAX), items });
+            let rows = stage_rows(if kind == "users" { "users" } else { "groups" }, start, items)?;
+            run.listing_bytes += rows.iter().map(|r| r.items.to_string().len() as u64).sum::<u64>();
+            if run.listing_bytes > MAX_LISTING_BYTES {
+                return Err(RunError::new(
+                    "too_large",
+                    format!("The IdP's listing is larger than a run can hold ({} MB); nothing was changed", MAX_LISTING_BYTES / 1_048_576),
+                )
+                .into());
+            }
+            fresh.extend(rows);
             let next = start.saturating_add(n);
             if n == 0 || total.is_some_and(|t| next > t) {
                 run.phase = Some(if kind == "users" { "groups" } else { "apply" }.into());
@@ -355,7 +400,7 @@ impl<D: Db> Job<'_, '_, D> {
             for (kind, items) in store::pages(self.svc.control(), &rec.directory_id, &run.id).await? {
                 for it in items.as_array().into_iter().flatten() {
                     if kind == "users" {
-                        users.push(IdpUser { id: text_at(it, 0), user_name: text_at(it, 1) });
+                        users.push(IdpUser { id: text_at(it, 0), user_name: text_at(it, 1), active: it.get(2).and_then(Value::as_bool) != Some(false) });
                     } else {
                         let members =
                             it.get(2).and_then(Value::as_array).map(|m| m.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
@@ -525,4 +570,26 @@ async fn read_stored<D: Db>(svc: &Services<'_, D>, directory_id: &str) -> Result
         }
     }
     Ok(StoredDirectory { users, groups, members })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_page_is_staged_in_rows_keyed_by_their_first_item() {
+        let big = "m".repeat(200 * 1024);
+        let items = Value::Array((0..5).map(|i| json!([format!("g{i}"), "name", [big.clone()]])).collect());
+        let rows = stage_rows("groups", 11, items).unwrap_or_default();
+        let keys: Vec<i64> = rows.iter().map(|r| r.start_index).collect();
+        assert_eq!(keys, vec![11, 13, 15]);
+        assert!(rows.iter().all(|r| r.items.to_string().len() <= STAGE_ROW_BYTES));
+        assert_eq!(rows.iter().map(|r| r.items.as_array().map_or(0, Vec::len)).sum::<usize>(), 5);
+    }
+
+    #[test]
+    fn an_item_too_large_to_hold_fails_the_run() {
+        let huge = Value::Array(vec![json!(["g", "name", ["m".repeat(STAGE_ROW_BYTES * 3 + 1)]])]);
+        assert_eq!(stage_rows("groups", 1, huge).err().map(|e| e.code), Some("too_large".to_string()));
+    }
 }
