@@ -226,3 +226,82 @@ pub async fn pages<D: Db>(control: &D, directory_id: &str, run_id: &str) -> Resu
     let r = b.run(control).await?;
     Ok(r.rows(rows).iter().map(|row| (row.string("kind"), row.json("items"))).collect())
 }
+
+/// A stored user or group as a pull run's diff sees it: its id, name
+/// (userName or displayName), externalId, whether it is active (users),
+/// and when it last changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub id: String,
+    pub name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub changed_at: String,
+}
+
+/// A stored membership and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMember {
+    pub group_id: String,
+    pub user_id: String,
+    pub created_at: String,
+}
+
+/// Rows of the stored directory read per statement.
+const STORED_CHUNK: i64 = 5_000;
+/// Groups whose memberships one batch reads.
+const GROUPS_PER_BATCH: usize = 50;
+
+/// A directory's users, groups and memberships (data database), read in
+/// keyset chunks by id and, for memberships, by group through the primary key.
+pub async fn read_directory<D: Db>(data: &D, directory_id: &str) -> Result<(Vec<Stored>, Vec<Stored>, Vec<StoredMember>), DbError> {
+    let mut users = Vec::new();
+    let mut groups = Vec::new();
+    for (table, name, active, out) in [("users", "user_name", "active", &mut users), ("groups", "display_name", "1", &mut groups)] {
+        let mut after = String::new();
+        loop {
+            let mut b = Batch::new();
+            let rows = b.push(stmt!(
+                format!("SELECT id, {name} AS name, external_id, {active} AS active, updated_at FROM {table} WHERE directory_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"),
+                directory_id,
+                after.as_str(),
+                STORED_CHUNK
+            ));
+            let r = b.run(data).await?;
+            let got: Vec<Stored> = r
+                .rows(rows)
+                .iter()
+                .map(|row| Stored {
+                    id: row.string("id"),
+                    name: row.string("name"),
+                    external_id: row.str("external_id").map(str::to_string),
+                    active: row.int("active") == Some(1),
+                    changed_at: row.string("updated_at"),
+                })
+                .collect();
+            let full = got.len() as i64 == STORED_CHUNK;
+            if let Some(last) = got.last() {
+                after = last.id.clone();
+            }
+            out.extend(got);
+            if !full {
+                break;
+            }
+        }
+    }
+    let mut members = Vec::new();
+    for chunk in groups.chunks(GROUPS_PER_BATCH) {
+        let mut b = Batch::new();
+        let slots: Vec<_> =
+            chunk.iter().map(|g| b.push(stmt!("SELECT group_id, user_id, created_at FROM memberships WHERE group_id = ?1", g.id.as_str()))).collect();
+        let r = b.run(data).await?;
+        for s in slots {
+            members.extend(r.rows(s).iter().map(|row| StoredMember {
+                group_id: row.string("group_id"),
+                user_id: row.string("user_id"),
+                created_at: row.string("created_at"),
+            }));
+        }
+    }
+    Ok((users, groups, members))
+}

@@ -23,24 +23,7 @@ pub struct IdpGroup {
     pub members: Vec<String>,
 }
 
-/// A stored user or group: its id, name (userName or displayName),
-/// externalId, whether it is active (users), and when it last changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    pub id: String,
-    pub name: String,
-    pub external_id: Option<String>,
-    pub active: bool,
-    pub changed_at: String,
-}
-
-/// A stored membership and when it was made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredMember {
-    pub group_id: String,
-    pub user_id: String,
-    pub created_at: String,
-}
+pub use crate::storage::pull::{Stored, StoredMember};
 
 /// One removal, in the order they are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

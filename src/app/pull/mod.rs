@@ -19,9 +19,8 @@ pub mod diff;
 pub mod idp;
 
 use super::{HttpRequest, QueueMessage, Services};
-use crate::stmt;
 use crate::storage::pull::{self as store, PullRecord, StagedPage};
-use crate::storage::{Batch, Db, DbError, RowExt};
+use crate::storage::{Db, DbError};
 use crate::support::time::Millis;
 use diff::{Change, IdpGroup, IdpUser, Listing, Stored, StoredMember};
 use idp::{Idp, TokenAuth};
@@ -47,8 +46,6 @@ const STAGE_ROW_BYTES: usize = 512 * 1024;
 pub const RETRY_MINUTES: i64 = 15;
 /// Members removed per SCIM PATCH.
 const MEMBERS_PER_PATCH: usize = 100;
-/// Rows of the stored directory read per statement.
-const STORED_CHUNK: i64 = 5_000;
 
 /// Outbound HTTP for a run (the shell's `fetch`, or a test's client).
 #[allow(async_fn_in_trait)]
@@ -410,7 +407,8 @@ impl<D: Db> Job<'_, '_, D> {
             }
         }
         let listing = Listing::new(&users, groups);
-        let stored = read_stored(self.svc, &rec.directory_id).await?;
+        let (users_stored, groups_stored, members_stored) = store::read_directory(self.svc.data(&rec.directory_id), &rec.directory_id).await?;
+        let stored = StoredDirectory { users: users_stored, groups: groups_stored, members: members_stored };
         if users.is_empty() && stored.users.iter().any(|u| u.active) {
             return Err(RunError::new(
                 "idp_listed_nothing",
@@ -515,61 +513,6 @@ struct StoredDirectory {
     users: Vec<Stored>,
     groups: Vec<Stored>,
     members: Vec<StoredMember>,
-}
-
-/// Reads the directory's users, groups and memberships, in chunks.
-async fn read_stored<D: Db>(svc: &Services<'_, D>, directory_id: &str) -> Result<StoredDirectory, DbError> {
-    let db = svc.data(directory_id);
-    let mut users = Vec::new();
-    let mut groups = Vec::new();
-    for (table, name, out) in [("users", "user_name", &mut users), ("groups", "display_name", &mut groups)] {
-        let active = if table == "users" { "active" } else { "1" };
-        let mut after = String::new();
-        loop {
-            let mut b = Batch::new();
-            let rows = b.push(stmt!(
-                format!("SELECT id, {name} AS name, external_id, {active} AS active, updated_at FROM {table} WHERE directory_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"),
-                directory_id,
-                after.as_str(),
-                STORED_CHUNK
-            ));
-            let r = b.run(db).await?;
-            let got: Vec<Stored> = r
-                .rows(rows)
-                .iter()
-                .map(|row| Stored {
-                    id: row.string("id"),
-                    name: row.string("name"),
-                    external_id: row.str("external_id").map(str::to_string),
-                    active: row.int("active") == Some(1),
-                    changed_at: row.string("updated_at"),
-                })
-                .collect();
-            let n = got.len();
-            if let Some(last) = got.last() {
-                after = last.id.clone();
-            }
-            out.extend(got);
-            if n < usize::try_from(STORED_CHUNK).unwrap_or(usize::MAX) {
-                break;
-            }
-        }
-    }
-    let mut members = Vec::new();
-    for chunk in groups.chunks(50) {
-        let mut b = Batch::new();
-        let slots: Vec<_> =
-            chunk.iter().map(|g| b.push(stmt!("SELECT group_id, user_id, created_at FROM memberships WHERE group_id = ?1", g.id.as_str()))).collect();
-        let r = b.run(db).await?;
-        for s in slots {
-            members.extend(r.rows(s).iter().map(|row| StoredMember {
-                group_id: row.string("group_id"),
-                user_id: row.string("user_id"),
-                created_at: row.string("created_at"),
-            }));
-        }
-    }
-    Ok(StoredDirectory { users, groups, members })
 }
 
 #[cfg(test)]
