@@ -226,6 +226,26 @@ def test_a_user_gone_at_the_idp_is_deactivated(worker, directory, idps):
     assert any(filtered(r, "username", "frank@acme.test") for r in idp.api_requests()), "the removal was not confirmed at the IdP"
 
 
+def test_a_user_disabled_at_the_idp_is_deactivated_and_keeps_its_groups(worker, directory, idps):
+    """Listed with active false: access has ended as surely as when the user
+    is gone; its role memberships are the IdP's to end, and here they stay."""
+    idp = idps(page_size=2)
+    s = Setup(worker, directory, idp)
+    s.configure()
+    iid, eve = s.users["eve"]  # in Support
+    with idp.lock:
+        idp.users[iid]["active"] = False
+    pull, events = s.run()
+    succeeded(pull, users_deactivated=1)
+    assert [(e["event"], e["data"]["id"], e["data"]["state"]) for e in events] == \
+        [("dsync.user.updated", eve, "inactive")], shown(s, events)
+    support = directory.scim("GET", f"/Groups/{s.groups['Support'][1]}").json()
+    assert [m["value"] for m in support["members"]] == [eve]
+    pull, events = s.run()
+    succeeded(pull)
+    assert events == [], shown(s, events)
+
+
 @pytest.mark.parametrize("failing", ["/scim/Users", "/scim/Groups"])
 def test_an_idp_failing_mid_run_applies_nothing_and_the_next_run_applies_it_once(worker, directory, idps, failing):
     idp = idps(page_size=2)
