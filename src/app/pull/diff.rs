@@ -20,7 +20,9 @@ pub struct IdpUser {
 pub struct IdpGroup {
     pub id: String,
     pub display_name: String,
-    pub members: Vec<String>,
+    /// None when the IdP did not say (no `members` array, as some IdPs
+    /// answer lists): the group's memberships are then left alone.
+    pub members: Option<Vec<String>>,
 }
 
 pub use crate::storage::pull::{Stored, StoredMember};
@@ -89,10 +91,11 @@ impl Listing {
     }
 }
 
-/// Whether a stored group's member is still a member of any of the IdP groups.
+/// Whether a stored group's member is still a member of any of the IdP
+/// groups (or may be: a group whose members the IdP did not say keeps them).
 pub fn still_member(idp_groups: &[&IdpGroup], listing: &Listing, user: &Stored) -> bool {
     let ids: BTreeSet<&String> = listing.idp_ids_of(user).collect();
-    idp_groups.iter().any(|g| g.members.iter().any(|m| ids.contains(m)))
+    idp_groups.iter().any(|g| g.members.as_ref().is_none_or(|members| members.iter().any(|m| ids.contains(m))))
 }
 
 /// The removals, in order: each group's (a deletion, or its members'
@@ -145,7 +148,7 @@ mod tests {
         IdpUser { id: id.into(), user_name: name.into(), active: true }
     }
     fn idp_group(id: &str, name: &str, members: &[&str]) -> IdpGroup {
-        IdpGroup { id: id.into(), display_name: name.into(), members: members.iter().map(|m| m.to_string()).collect() }
+        IdpGroup { id: id.into(), display_name: name.into(), members: Some(members.iter().map(|m| m.to_string()).collect()) }
     }
     fn member(g: &str, u: &str) -> StoredMember {
         StoredMember { group_id: g.into(), user_id: u.into(), created_at: T0.into() }
@@ -232,5 +235,16 @@ mod tests {
             vec![idp_group("role-1", "Admins", &["idp-a", "idp-b"]), idp_group("role-2", "Sales", &["idp-c"])],
         );
         assert_eq!(diff(&l, &groups, &members, &users, START), vec![Change::Deactivate { user: users[0].clone() }]);
+    }
+
+    #[test]
+    fn a_group_listed_without_members_keeps_its_memberships() {
+        let (users, groups, members) = world();
+        let unsaid = IdpGroup { members: None, ..idp_group("role-1", "Admins", &[]) };
+        let l = Listing::new(
+            &[idp_user("idp-a", "ann@x.test"), idp_user("idp-b", "bob@x.test"), idp_user("idp-c", "cy@x.test")],
+            vec![unsaid, idp_group("role-2", "Sales", &["idp-c"])],
+        );
+        assert_eq!(diff(&l, &groups, &members, &users, START), vec![]);
     }
 }

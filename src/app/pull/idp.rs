@@ -258,9 +258,11 @@ fn group_of(g: &Value) -> Result<IdpGroup, RunError> {
     let (Some(id), Some(name)) = (g.get("id").and_then(Value::as_str), g.get("displayName").and_then(Value::as_str)) else {
         return Err(RunError::new("idp_answer_unreadable", "A group in the IdP's /Groups answer has no id or displayName"));
     };
+    // Only an array says who the members are; an IdP that leaves them out
+    // of an answer has not said that there are none.
     let members = match g.get("members") {
-        Some(Value::Array(a)) => a.iter().filter_map(|m| m.get("value").and_then(Value::as_str)).map(str::to_string).collect(),
-        _ => Vec::new(),
+        Some(Value::Array(a)) => Some(a.iter().filter_map(|m| m.get("value").and_then(Value::as_str)).map(str::to_string).collect()),
+        _ => None,
     };
     Ok(IdpGroup { id: id.to_string(), display_name: name.to_string(), members })
 }

@@ -399,8 +399,7 @@ impl<D: Db> Job<'_, '_, D> {
                     if kind == "users" {
                         users.push(IdpUser { id: text_at(it, 0), user_name: text_at(it, 1), active: it.get(2).and_then(Value::as_bool) != Some(false) });
                     } else {
-                        let members =
-                            it.get(2).and_then(Value::as_array).map(|m| m.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
+                        let members = it.get(2).and_then(Value::as_array).map(|m| m.iter().filter_map(Value::as_str).map(str::to_string).collect());
                         groups.push(IdpGroup { id: text_at(it, 0), display_name: text_at(it, 1), members });
                     }
                 }
