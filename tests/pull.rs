@@ -550,6 +550,8 @@ fn two_steps_never_hold_the_same_run() {
     let claim = |lease: &str| block_on(rollcall::storage::pull::claim(&app.db, &dir.id, lease, &until, &now.to_rfc3339())).unwrap();
     assert!(claim("lease_one").is_some());
     assert!(claim("lease_two").is_none(), "a second claim while the first lease lives");
+    let current = app.admin("GET", &format!("/v1/directories/{}/pull", dir.id), None).body["current_run"].clone();
+    assert_eq!((current["state"].as_str(), current["phase"].as_str()), (Some("running"), Some("users")), "a claimed run shows as running: {current}");
     let client = Client { clock: &app.clock };
     app.advance(1);
     let s = block_on(pull::step(&app.svc(), &client, &dir.id)).unwrap();

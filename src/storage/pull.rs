@@ -152,10 +152,13 @@ pub async fn due<D: Db>(control: &D, now: &str, limit: i64) -> Result<(Vec<Strin
 
 /// Takes the lease on the directory's run in progress until `until`,
 /// unless another invocation holds a live one. The settings when taken.
+/// A queued run shows as running from here on (in the same row write).
 pub async fn claim<D: Db>(control: &D, directory_id: &str, lease: &str, until: &str, now: &str) -> Result<Option<PullRecord>, DbError> {
     let mut b = Batch::new();
     b.push(stmt!(
-        "UPDATE directory_pulls SET lease = ?2, lease_until = ?3 WHERE directory_id = ?1 AND run IS NOT NULL AND (lease_until IS NULL OR lease_until < ?4)",
+        "UPDATE directory_pulls SET lease = ?2, lease_until = ?3, \
+         run = CASE WHEN json_extract(run, '$.state') = 'queued' THEN json_set(run, '$.state', 'running', '$.phase', 'users', '$.cursor', 1) ELSE run END \
+         WHERE directory_id = ?1 AND run IS NOT NULL AND (lease_until IS NULL OR lease_until < ?4)",
         directory_id,
         lease,
         until,

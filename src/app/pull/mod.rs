@@ -225,16 +225,12 @@ pub async fn step<D: Db, H: Fetch>(svc: &Services<'_, D>, http: &H, directory_id
     };
     let run = rec.run.as_ref().and_then(|v| serde_json::from_value::<Run>(v.clone()).ok());
     let mut job = Job { svc, rec, lease, out: Stepped::default() };
+    // The claim has marked a queued run running, in the users phase.
     let Some(mut run) = run else {
         let broken = Run::queued(job.svc.ids().make("pullrun"), "schedule", &job.svc.now_text());
         job.end(broken, Some(RunError::new("internal_error", "The run's stored state was unreadable; the next run starts over"))).await?;
         return Ok(job.out);
     };
-    if run.state == "queued" {
-        run.state = "running".into();
-        run.phase = Some("users".into());
-        run.cursor = 1;
-    }
     match job.work(http, &mut run).await {
         Ok(()) => {}
         Err(Failure::Run(e)) => job.end(run, Some(e)).await?,
