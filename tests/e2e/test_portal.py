@@ -95,7 +95,7 @@ def test_an_admin_sets_up_every_idp_and_watches_the_first_push(portal_worker):
         assert len(g["steps"]) >= 3 and len(g["gaps"]) >= 1, p_
         assert (ROOT / f"target/screenshots/portal-guide-{p_}.png").stat().st_size > 10_000
     cyberark = " ".join(out["guides"]["cyberark"]["steps"] + out["guides"]["cyberark"]["gaps"])
-    for fact in ["SCIM Service URL", "Verify", "Do not de-provision", "Role Mappings", "Outbound Provisioning", "sends nothing"]:
+    for fact in ["SCIM Service URL", "Verify", "Do not de-provision", "Role Mappings", "Outbound Provisioning", "sends nothing", "pull reconciliation", "scim*"]:
         assert fact in cyberark, fact
     ping = " ".join(out["guides"]["pingfederate"]["steps"])
     for fact in ["SCIM Connector", "OAuth 2 Bearer Token", "Access Token", "emails eq"]:

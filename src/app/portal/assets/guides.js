@@ -57,6 +57,7 @@ window.ROLLCALL_GUIDES = {
     gaps: [
       "Users reach the application only through roles: each mapped role becomes a group.",
       "When a role is removed from the app, CyberArk sends nothing: its members keep access here. Remove the users from the role first and sync, then remove the role.",
+      "The application can close that gap with pull reconciliation, which reads CyberArk's own SCIM API on a schedule: in Apps & Widgets → Web Apps add an «OAuth2 Client» app, allow the Client Credentials grant for a service user, add a scope whose REST regex is «scim*», and give the application its token endpoint (your tenant's /oauth2/token/<app id>), client id, secret and scope.",
       "Updates and deactivations arrive as whole replacements (PUT), not as partial changes.",
     ],
   },
