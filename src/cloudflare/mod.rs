@@ -97,8 +97,13 @@ async fn publish(env: &Env, messages: &[QueueMessage]) {
 
 /// Asks for a step of each directory's pull run ([`app::pull::PullMessage`]).
 async fn send_pull(env: &Env, directory_ids: &[String], delay_seconds: u32) {
-    let Ok(queue) = env.queue(EVENTS_QUEUE) else { return };
     let bodies: Vec<String> = directory_ids.iter().filter_map(|id| serde_json::to_string(&app::pull::PullMessage { pull: id.clone() }).ok()).collect();
+    send_after(env, &bodies, delay_seconds).await;
+}
+
+/// Sends message bodies after `delay_seconds`, 100 per `sendBatch`.
+async fn send_after(env: &Env, bodies: &[String], delay_seconds: u32) {
+    let Ok(queue) = env.queue(EVENTS_QUEUE) else { return };
     for chunk in bodies.chunks(100) {
         let batch = BatchMessageBuilder::new().messages(chunk.to_vec()).delay_seconds(delay_seconds).build();
         if let Err(e) = queue.send_batch(batch).await {
@@ -140,7 +145,6 @@ async fn step_pull(env: &Env, cfg: &Config, db: &D1, directory_id: &str) {
 /// Sends the consumer's retries and deferrals: one `sendBatch` per delay
 /// (deferrals to an open circuit share its probe time), 100 at a time.
 async fn send_delayed(env: &Env, sends: &[Send]) {
-    let Ok(queue) = env.queue(EVENTS_QUEUE) else { return };
     let mut by_delay: std::collections::BTreeMap<u32, Vec<String>> = std::collections::BTreeMap::new();
     for s in sends {
         if let Ok(body) = serde_json::to_string(&s.message) {
@@ -148,12 +152,7 @@ async fn send_delayed(env: &Env, sends: &[Send]) {
         }
     }
     for (delay, bodies) in by_delay {
-        for chunk in bodies.chunks(100) {
-            let batch = BatchMessageBuilder::new().messages(chunk.to_vec()).delay_seconds(delay).build();
-            if let Err(e) = queue.send_batch(batch).await {
-                console_error!("queue send failed: {e}");
-            }
-        }
+        send_after(env, &bodies, delay).await;
     }
 }
 
