@@ -66,8 +66,8 @@ impl ScimAccess<'_> {
     /// Refreshes the token's `last_used_at`, at most once per `touch_before`
     /// window (saves a row write per call); nothing for a pull.
     fn touch(&self, now: &str, touch_before: &str) -> Option<Stmt> {
-        let (table, token_match, key) = self.token_match();
-        (table == "directory_tokens").then(|| {
+        let (_, token_match, key) = self.token_match();
+        (!matches!(self.secret, Secret::Pull)).then(|| {
             stmt!(
                 format!(
                     "UPDATE directory_tokens SET last_used_at = ?1 WHERE {} AND directory_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?4)",
