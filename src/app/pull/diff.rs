@@ -34,7 +34,7 @@ pub enum Change {
     DeleteGroup { group: Stored },
     /// These members of a group the IdP still has are no longer in it;
     /// `idp_group` is its id at the IdP (to confirm against).
-    RemoveMembers { group_id: String, idp_group: String, user_ids: Vec<String> },
+    RemoveMembers { group_id: String, idp_group: String, users: Vec<Stored> },
     /// The user is gone at the IdP: deactivate.
     Deactivate { user: Stored },
 }
@@ -114,17 +114,17 @@ pub fn diff(listing: &Listing, groups: &[Stored], members: &[StoredMember], user
             out.push(Change::DeleteGroup { group: g.clone() });
             continue;
         };
-        let gone: Vec<String> = members_of
+        let gone: Vec<Stored> = members_of
             .get(g.id.as_str())
             .into_iter()
             .flatten()
             .filter(|m| m.created_at.as_str() < started)
             .filter_map(|m| users_by_id.get(m.user_id.as_str()))
             .filter(|u| u.changed_at.as_str() < started && !still_member(&idp, listing, u))
-            .map(|u| u.id.clone())
+            .map(|u| (*u).clone())
             .collect();
         if !gone.is_empty() {
-            out.push(Change::RemoveMembers { group_id: g.id.clone(), idp_group: first.id.clone(), user_ids: gone });
+            out.push(Change::RemoveMembers { group_id: g.id.clone(), idp_group: first.id.clone(), users: gone });
         }
     }
     for u in users.iter().filter(|u| u.active && u.changed_at.as_str() < started && !listing.has_user(u)) {
@@ -182,7 +182,7 @@ mod tests {
         assert_eq!(
             d,
             vec![
-                Change::RemoveMembers { group_id: "group_1".into(), idp_group: "role-1".into(), user_ids: vec!["user_a".into()] },
+                Change::RemoveMembers { group_id: "group_1".into(), idp_group: "role-1".into(), users: vec![users[0].clone()] },
                 Change::DeleteGroup { group: groups[1].clone() },
             ]
         );
@@ -204,7 +204,7 @@ mod tests {
         assert_eq!(
             diff(&l, &groups, &members, &users, START),
             vec![
-                Change::RemoveMembers { group_id: "group_1".into(), idp_group: "role-1".into(), user_ids: vec!["user_a".into()] },
+                Change::RemoveMembers { group_id: "group_1".into(), idp_group: "role-1".into(), users: vec![users[0].clone()] },
                 Change::Deactivate { user: users[0].clone() },
             ]
         );
@@ -222,7 +222,7 @@ mod tests {
         // Sales changed later; user_c's membership in Admins was made later.
         assert_eq!(
             diff(&l, &groups, &members, &users, START),
-            vec![Change::RemoveMembers { group_id: "group_1".into(), idp_group: "role-1".into(), user_ids: vec!["user_b".into()] }]
+            vec![Change::RemoveMembers { group_id: "group_1".into(), idp_group: "role-1".into(), users: vec![users[1].clone()] }]
         );
     }
 

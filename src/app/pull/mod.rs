@@ -22,7 +22,7 @@ use super::{HttpRequest, QueueMessage, Services};
 use crate::storage::pull::{self as store, PullRecord, StagedPage};
 use crate::storage::{Db, DbError};
 use crate::support::time::Millis;
-use diff::{Change, IdpGroup, IdpUser, Listing, Stored, StoredMember};
+use diff::{Change, IdpGroup, IdpUser, Listing, Stored};
 use idp::{Idp, TokenAuth};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -201,14 +201,12 @@ pub async fn start<D: Db>(svc: &Services<'_, D>, directory_id: &str, trigger: &s
 /// directory whose run needs a step (a new one, or one whose step stopped
 /// or died); the shell sends each a [`PullMessage`].
 pub async fn due<D: Db>(svc: &Services<'_, D>, limit: i64) -> Result<Vec<String>, DbError> {
-    let now = svc.now_text();
-    let (start, mut stalled) = store::due(svc.control(), &now, limit).await?;
-    for id in start {
-        let run = Run::queued(svc.ids().make("pullrun"), "schedule", &now);
-        if let Some(p) = store::queue_run(svc.control(), &id, &run.to_json(), None, &now).await? {
-            if p.run.as_ref().and_then(|r| r.get("id")).and_then(Value::as_str) == Some(run.id.as_str()) {
-                stalled.push(id);
-            }
+    let (due, mut stalled) = store::due(svc.control(), &svc.now_text(), limit).await?;
+    for id in due {
+        // Whichever run is now in progress (this one, or one a trigger
+        // queued meanwhile) needs a step; a step it already has ignores it.
+        if start(svc, &id, "schedule").await?.is_some() {
+            stalled.push(id);
         }
     }
     stalled.sort();
@@ -278,25 +276,32 @@ fn groups_json(groups: &[IdpGroup]) -> Value {
 }
 
 /// A page's items as staged rows of at most [`STAGE_ROW_BYTES`] each,
-/// keyed by the IdP index of their first item.
-fn stage_rows(kind: &'static str, start: u64, items: Value) -> Result<Vec<StagedPage>, RunError> {
-    let Value::Array(items) = items else { return Ok(Vec::new()) };
+/// keyed by the IdP index of their first item, and the bytes of the rows'
+/// JSON (each item is serialized once, here).
+fn stage_rows(kind: &'static str, start: u64, items: Value) -> Result<(Vec<StagedPage>, u64), RunError> {
+    let Value::Array(items) = items else { return Ok((Vec::new(), 0)) };
     let mut rows = Vec::new();
+    let mut total = 0u64;
     let (mut first, mut chunk, mut bytes) = (start, Vec::new(), 0usize);
+    // A row's JSON is its items, a comma between each, and the brackets.
+    let mut close = |first: u64, chunk: Vec<Value>, bytes: usize| {
+        total += (bytes + chunk.len().saturating_sub(1) + 2) as u64;
+        rows.push(StagedPage { kind, start_index: i64::try_from(first).unwrap_or(i64::MAX), items: Value::Array(chunk) });
+    };
     for (i, item) in (start..).zip(items) {
         let n = item.to_string().len();
         if n > STAGE_ROW_BYTES * 3 {
             return Err(RunError::new("too_large", format!("One of the IdP's {kind} is too large to hold ({} KB); nothing was changed", n / 1024)));
         }
         if bytes + n > STAGE_ROW_BYTES && !chunk.is_empty() {
-            rows.push(StagedPage { kind, start_index: i64::try_from(first).unwrap_or(i64::MAX), items: Value::Array(std::mem::take(&mut chunk)) });
+            close(first, std::mem::take(&mut chunk), bytes);
             (first, bytes) = (i, 0);
         }
         bytes += n;
         chunk.push(item);
     }
-    rows.push(StagedPage { kind, start_index: i64::try_from(first).unwrap_or(i64::MAX), items: Value::Array(chunk) });
-    Ok(rows)
+    close(first, chunk, bytes);
+    Ok((rows, total))
 }
 
 fn text_at(v: &Value, i: usize) -> String {
@@ -348,7 +353,12 @@ impl<D: Db> Job<'_, '_, D> {
         let mut fresh: Vec<StagedPage> = Vec::new();
         let mut read = 0;
         let (mut users, mut groups) = (Vec::new(), Vec::new());
-        while let Some(kind) = run.phase.clone().filter(|p| p == "users" || p == "groups") {
+        loop {
+            let kind = match run.phase.as_deref() {
+                Some("users") => "users",
+                Some("groups") => "groups",
+                _ => break,
+            };
             if read >= PAGES_PER_STEP || http.now().0 - began.0 > STEP_SECONDS * 1000 {
                 return self.pause(run, &fresh).await;
             }
@@ -371,8 +381,8 @@ impl<D: Db> Job<'_, '_, D> {
             };
             read += 1;
             run.pages_read += 1;
-            let rows = stage_rows(if kind == "users" { "users" } else { "groups" }, start, items)?;
-            run.listing_bytes += rows.iter().map(|r| r.items.to_string().len() as u64).sum::<u64>();
+            let (rows, bytes) = stage_rows(kind, start, items)?;
+            run.listing_bytes += bytes;
             if run.listing_bytes > MAX_LISTING_BYTES {
                 return Err(RunError::new(
                     "too_large",
@@ -402,26 +412,25 @@ impl<D: Db> Job<'_, '_, D> {
             }
         }
         let listing = Listing::new(&users, groups);
-        let (users_stored, groups_stored, members_stored) = store::read_directory(self.svc.data(&rec.directory_id), &rec.directory_id).await?;
-        let stored = StoredDirectory { users: users_stored, groups: groups_stored, members: members_stored };
-        if users.is_empty() && stored.users.iter().any(|u| u.active) {
+        let (stored_users, stored_groups, stored_members) = store::read_directory(self.svc.data(&rec.directory_id), &rec.directory_id).await?;
+        if users.is_empty() && stored_users.iter().any(|u| u.active) {
             return Err(RunError::new(
                 "idp_listed_nothing",
                 "The IdP listed no users while the directory has some; nothing was changed (check the client's scope and the SCIM URL)",
             )
             .into());
         }
-        if listing.group_count() == 0 && !stored.groups.is_empty() {
+        if listing.group_count() == 0 && !stored_groups.is_empty() {
             return Err(RunError::new(
                 "idp_listed_nothing",
                 "The IdP listed no groups while the directory has some; nothing was changed (check the client's scope and the SCIM URL)",
             )
             .into());
         }
-        let changes = diff::diff(&listing, &stored.groups, &stored.members, &stored.users, &run.started_at);
+        let changes = diff::diff(&listing, &stored_groups, &stored_members, &stored_users, &run.started_at);
         let more = changes.len() > CHANGES_PER_STEP;
         for change in changes.into_iter().take(CHANGES_PER_STEP) {
-            self.apply(&mut idp, &listing, &stored, run, change).await?;
+            self.apply(&mut idp, &listing, run, change).await?;
         }
         if more {
             return self.pause(run, &fresh).await;
@@ -431,14 +440,7 @@ impl<D: Db> Job<'_, '_, D> {
     }
 
     /// Confirms a removal at the IdP, then applies it as a SCIM request.
-    async fn apply<H: Fetch>(
-        &mut self,
-        idp: &mut Idp<'_, H>,
-        listing: &Listing,
-        stored: &StoredDirectory,
-        run: &mut Run,
-        change: Change,
-    ) -> Result<(), Failure> {
+    async fn apply<H: Fetch>(&mut self, idp: &mut Idp<'_, H>, listing: &Listing, run: &mut Run, change: Change) -> Result<(), Failure> {
         let dir = self.rec.directory_id.clone();
         match change {
             Change::DeleteGroup { group } => {
@@ -449,14 +451,11 @@ impl<D: Db> Job<'_, '_, D> {
                     run.changes.groups_deleted += 1;
                 }
             }
-            Change::RemoveMembers { group_id, idp_group, user_ids } => {
+            Change::RemoveMembers { group_id, idp_group, users } => {
                 let Some(now) = idp.group(&idp_group).await? else { return Ok(()) };
-                let gone: Vec<&String> = user_ids
-                    .iter()
-                    .filter(|id| stored.users.iter().find(|u| u.id == ***id).is_some_and(|u| !diff::still_member(&[&now], listing, u)))
-                    .collect();
+                let gone: Vec<&Stored> = users.iter().filter(|u| !diff::still_member(&[&now], listing, u)).collect();
                 for chunk in gone.chunks(MEMBERS_PER_PATCH) {
-                    let ops: Vec<Value> = chunk.iter().map(|id| json!({"op": "remove", "path": format!("members[value eq \"{id}\"]")})).collect();
+                    let ops: Vec<Value> = chunk.iter().map(|u| json!({"op": "remove", "path": format!("members[value eq \"{}\"]", u.id)})).collect();
                     let before = self.out.publish.len();
                     if self.scim(&dir, "PATCH", &["Groups", &group_id], Some(json!({"schemas": [PATCH_OP], "Operations": ops}))).await? {
                         run.changes.memberships_removed += (self.out.publish.len() - before) as u64;
@@ -503,13 +502,6 @@ impl<D: Db> Job<'_, '_, D> {
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-/// The stored directory, as the diff needs it.
-struct StoredDirectory {
-    users: Vec<Stored>,
-    groups: Vec<Stored>,
-    members: Vec<StoredMember>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,7 +510,8 @@ mod tests {
     fn a_large_page_is_staged_in_rows_keyed_by_their_first_item() {
         let big = "m".repeat(200 * 1024);
         let items = Value::Array((0..5).map(|i| json!([format!("g{i}"), "name", [big.clone()]])).collect());
-        let rows = stage_rows("groups", 11, items).unwrap_or_default();
+        let (rows, bytes) = stage_rows("groups", 11, items).unwrap_or_default();
+        assert_eq!(bytes, rows.iter().map(|r| r.items.to_string().len() as u64).sum::<u64>(), "the bytes counted are the rows' JSON");
         let keys: Vec<i64> = rows.iter().map(|r| r.start_index).collect();
         assert_eq!(keys, vec![11, 13, 15]);
         assert!(rows.iter().all(|r| r.items.to_string().len() <= STAGE_ROW_BYTES));
