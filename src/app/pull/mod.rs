@@ -17,15 +17,19 @@
 
 pub mod diff;
 pub mod idp;
+mod run;
+mod staging;
 
 use super::{HttpRequest, QueueMessage, Services};
 use crate::storage::pull::{self as store, PullRecord, StagedPage};
 use crate::storage::{Db, DbError};
 use crate::support::time::Millis;
-use diff::{Change, IdpGroup, IdpUser, Listing, Stored};
+use diff::{Change, Listing, Stored};
 use idp::{Idp, TokenAuth};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+pub use run::{view, Changes, Run, RunError};
 
 /// Pages of the IdP's lists one step reads at most.
 pub const PAGES_PER_STEP: u64 = 40;
@@ -40,8 +44,6 @@ pub const MAX_PAGES: u64 = 10_000;
 /// What a run may hold of the IdP's listing (ids, names, member ids), at
 /// most: a Worker has 128 MB. Past it the run fails as too large.
 pub const MAX_LISTING_BYTES: u64 = 32 * 1_048_576;
-/// A staged row holds at most this much of a page (D1 keeps values under 2 MB).
-const STAGE_ROW_BYTES: usize = 512 * 1024;
 /// Minutes after a failed run before the cron tries again (at most the interval).
 pub const RETRY_MINUTES: i64 = 15;
 /// Members removed per SCIM PATCH.
@@ -73,91 +75,6 @@ pub struct PullMessage {
     pub pull: String,
 }
 
-/// Why a run failed, in plain words.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunError {
-    pub code: String,
-    pub message: String,
-}
-
-impl RunError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        RunError { code: code.to_string(), message: message.into() }
-    }
-}
-
-/// Removals a run applied, by kind.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Changes {
-    pub users_deactivated: u64,
-    pub memberships_removed: u64,
-    pub groups_deleted: u64,
-}
-
-/// A run, as stored in `directory_pulls.run` and `last_run`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Run {
-    pub id: String,
-    /// `api` or `schedule`.
-    pub trigger: String,
-    /// `queued`, `running`, `succeeded`, `failed`.
-    pub state: String,
-    /// `users`, `groups`, `apply` while running.
-    pub phase: Option<String>,
-    pub started_at: String,
-    pub ended_at: Option<String>,
-    pub pages_read: u64,
-    pub users_read: u64,
-    pub groups_read: u64,
-    pub changes: Changes,
-    pub error: Option<RunError>,
-    /// The next startIndex of the list being read.
-    #[serde(default)]
-    pub cursor: u64,
-    /// Whether pages of this run are staged in `pull_pages`.
-    #[serde(default)]
-    pub staged: bool,
-    /// Bytes of the listing held so far (bounded by [`MAX_LISTING_BYTES`]).
-    #[serde(default)]
-    pub listing_bytes: u64,
-}
-
-impl Run {
-    pub fn queued(id: String, trigger: &str, now: &str) -> Self {
-        Run {
-            id,
-            trigger: trigger.to_string(),
-            state: "queued".into(),
-            phase: None,
-            started_at: now.to_string(),
-            ended_at: None,
-            pages_read: 0,
-            users_read: 0,
-            groups_read: 0,
-            changes: Changes::default(),
-            error: None,
-            cursor: 1,
-            staged: false,
-            listing_bytes: 0,
-        }
-    }
-
-    fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-
-    /// As the API shows it (without the cursor).
-    pub fn view(v: &Value) -> Value {
-        let Ok(r) = serde_json::from_value::<Run>(v.clone()) else { return Value::Null };
-        json!({
-            "id": r.id, "trigger": r.trigger, "state": r.state, "phase": r.phase,
-            "started_at": r.started_at, "ended_at": r.ended_at,
-            "pages_read": r.pages_read, "users_read": r.users_read, "groups_read": r.groups_read,
-            "changes": r.changes, "error": r.error,
-        })
-    }
-}
-
 /// What a step did, for the shell.
 #[derive(Debug, Default)]
 pub struct Stepped {
@@ -169,25 +86,6 @@ pub struct Stepped {
     pub more: bool,
     /// The run ended in this step: as recorded.
     pub finished: Option<Run>,
-}
-
-/// The pull settings as the API shows them (never the secret).
-pub fn view(p: &PullRecord) -> Value {
-    json!({
-        "object": "directory_pull",
-        "directory_id": p.directory_id,
-        "scim_url": p.scim_url,
-        "token_url": p.token_url,
-        "client_id": p.client_id,
-        "scope": p.scope,
-        "token_auth": p.token_auth,
-        "interval_minutes": p.interval_minutes,
-        "next_run_at": p.next_run_at,
-        "current_run": p.run.as_ref().map(Run::view),
-        "last_run": p.last_run.as_ref().map(Run::view),
-        "created_at": p.created_at,
-        "updated_at": p.updated_at,
-    })
 }
 
 /// Queues a run unless one is in progress; the settings after (whichever
@@ -267,47 +165,6 @@ struct Job<'s, 'a, D: Db> {
     out: Stepped,
 }
 
-fn users_json(users: &[IdpUser]) -> Value {
-    Value::Array(users.iter().map(|u| json!([u.id, u.user_name, u.active])).collect())
-}
-
-fn groups_json(groups: &[IdpGroup]) -> Value {
-    Value::Array(groups.iter().map(|g| json!([g.id, g.display_name, g.members])).collect())
-}
-
-/// A page's items as staged rows of at most [`STAGE_ROW_BYTES`] each,
-/// keyed by the IdP index of their first item, and the bytes of the rows'
-/// JSON (each item is serialized once, here).
-fn stage_rows(kind: &'static str, start: u64, items: Value) -> Result<(Vec<StagedPage>, u64), RunError> {
-    let Value::Array(items) = items else { return Ok((Vec::new(), 0)) };
-    let mut rows = Vec::new();
-    let mut total = 0u64;
-    let (mut first, mut chunk, mut bytes) = (start, Vec::new(), 0usize);
-    // A row's JSON is its items, a comma between each, and the brackets.
-    let mut close = |first: u64, chunk: Vec<Value>, bytes: usize| {
-        total += (bytes + chunk.len().saturating_sub(1) + 2) as u64;
-        rows.push(StagedPage { kind, start_index: i64::try_from(first).unwrap_or(i64::MAX), items: Value::Array(chunk) });
-    };
-    for (i, item) in (start..).zip(items) {
-        let n = item.to_string().len();
-        if n > STAGE_ROW_BYTES * 3 {
-            return Err(RunError::new("too_large", format!("One of the IdP's {kind} is too large to hold ({} KB); nothing was changed", n / 1024)));
-        }
-        if bytes + n > STAGE_ROW_BYTES && !chunk.is_empty() {
-            close(first, std::mem::take(&mut chunk), bytes);
-            (first, bytes) = (i, 0);
-        }
-        bytes += n;
-        chunk.push(item);
-    }
-    close(first, chunk, bytes);
-    Ok((rows, total))
-}
-
-fn text_at(v: &Value, i: usize) -> String {
-    v.get(i).and_then(Value::as_str).unwrap_or_default().to_string()
-}
-
 impl<D: Db> Job<'_, '_, D> {
     /// Ends the run (succeeded, or failed with `error`) and schedules the next.
     async fn end(&mut self, mut run: Run, error: Option<RunError>) -> Result<(), DbError> {
@@ -371,17 +228,17 @@ impl<D: Db> Job<'_, '_, D> {
                 run.users_read += page.items.len() as u64;
                 let n = page.items.len() as u64;
                 users.extend(page.items.iter().cloned());
-                (n, page.total, users_json(&page.items))
+                (n, page.total, staging::users_json(&page.items))
             } else {
                 let page = idp.groups(start).await?;
                 run.groups_read += page.items.len() as u64;
                 let n = page.items.len() as u64;
                 groups.extend(page.items.iter().cloned());
-                (n, page.total, groups_json(&page.items))
+                (n, page.total, staging::groups_json(&page.items))
             };
             read += 1;
             run.pages_read += 1;
-            let (rows, bytes) = stage_rows(kind, start, items)?;
+            let (rows, bytes) = staging::stage_rows(kind, start, items)?;
             run.listing_bytes += bytes;
             if run.listing_bytes > MAX_LISTING_BYTES {
                 return Err(RunError::new(
@@ -401,14 +258,7 @@ impl<D: Db> Job<'_, '_, D> {
         }
         if run.staged {
             for (kind, items) in store::pages(self.svc.control(), &rec.directory_id, &run.id).await? {
-                for it in items.as_array().into_iter().flatten() {
-                    if kind == "users" {
-                        users.push(IdpUser { id: text_at(it, 0), user_name: text_at(it, 1), active: it.get(2).and_then(Value::as_bool) != Some(false) });
-                    } else {
-                        let members = it.get(2).and_then(Value::as_array).map(|m| m.iter().filter_map(Value::as_str).map(str::to_string).collect());
-                        groups.push(IdpGroup { id: text_at(it, 0), display_name: text_at(it, 1), members });
-                    }
-                }
+                staging::read_back(&kind, &items, &mut users, &mut groups);
             }
         }
         let listing = Listing::new(&users, groups);
@@ -501,26 +351,3 @@ impl<D: Db> Job<'_, '_, D> {
 }
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_large_page_is_staged_in_rows_keyed_by_their_first_item() {
-        let big = "m".repeat(200 * 1024);
-        let items = Value::Array((0..5).map(|i| json!([format!("g{i}"), "name", [big.clone()]])).collect());
-        let (rows, bytes) = stage_rows("groups", 11, items).unwrap_or_default();
-        assert_eq!(bytes, rows.iter().map(|r| r.items.to_string().len() as u64).sum::<u64>(), "the bytes counted are the rows' JSON");
-        let keys: Vec<i64> = rows.iter().map(|r| r.start_index).collect();
-        assert_eq!(keys, vec![11, 13, 15]);
-        assert!(rows.iter().all(|r| r.items.to_string().len() <= STAGE_ROW_BYTES));
-        assert_eq!(rows.iter().map(|r| r.items.as_array().map_or(0, Vec::len)).sum::<usize>(), 5);
-    }
-
-    #[test]
-    fn an_item_too_large_to_hold_fails_the_run() {
-        let huge = Value::Array(vec![json!(["g", "name", ["m".repeat(STAGE_ROW_BYTES * 3 + 1)]])]);
-        assert_eq!(stage_rows("groups", 1, huge).err().map(|e| e.code), Some("too_large".to_string()));
-    }
-}
